@@ -1,0 +1,385 @@
+//! The random-access archive reader (spec §2, §6, §7).
+//!
+//! Opening reads the magic, the trailer, the index and the manifest; reading a file
+//! then seeks to its object. The byte source is any `Read + Seek`, so a decrypting
+//! layer that seeks in chunks works the same as a plain file.
+
+use super::container::{
+    self, BLOCK, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TAIL_LEN, TRAILER_LEN, TRAILER_MEMBER,
+};
+use super::{ArchiveError, FORMAT_VERSION, Index, IndexObject, Manifest, ObjectId};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+const MAX_INDEX_LEN: u64 = 256 * 1024 * 1024; // 256 MiB
+const MAX_MANIFEST_LEN: u64 = 1024 * 1024 * 1024; // 1 GiB
+const MAX_ITEMS: usize = 16 * 1024 * 1024;
+
+/// A byte source the reader can seek in.
+pub trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// An open archive: index and manifest in memory, objects read on demand.
+pub struct ArchiveReader {
+    path: PathBuf,
+    inner: Box<dyn ReadSeek>,
+    len: u64,
+    index: Index,
+    by_id: HashMap<ObjectId, IndexObject>,
+    manifest: Manifest,
+}
+
+/// One member found by a sequential scan of the container.
+#[derive(Debug, Clone)]
+pub struct ScannedMember {
+    pub name: Vec<u8>,
+    pub typeflag: u8,
+    pub offset: u64,
+    pub length: u64,
+}
+
+impl ArchiveReader {
+    /// Opens a plain archive file.
+    pub fn open(path: &Path) -> Result<Self, ArchiveError> {
+        let file = File::open(path).map_err(|e| ArchiveError::io(path, e))?;
+        Self::from_source(path, Box::new(BufReader::with_capacity(64 * 1024, file)))
+    }
+
+    /// Opens an archive from any seekable byte source; `path` names it in messages.
+    pub fn from_source(path: &Path, mut inner: Box<dyn ReadSeek>) -> Result<Self, ArchiveError> {
+        let io = |e| ArchiveError::io(path, e);
+        let len = inner.seek(SeekFrom::End(0)).map_err(io)?;
+        check_magic(path, &mut inner, len)?;
+        if len < 2 * BLOCK + TAIL_LEN {
+            return Err(ArchiveError::corrupt(path, "archive is truncated"));
+        }
+        // Trailer (spec §7).
+        let mut tail = vec![0u8; 2 * BLOCK as usize];
+        inner.seek(SeekFrom::Start(len - TAIL_LEN)).map_err(io)?;
+        inner.read_exact(&mut tail).map_err(io)?;
+        let header = header_block(&tail[..512]);
+        let th = container::parse_header(&header)
+            .map_err(|w| ArchiveError::corrupt(path, format!("trailer header: {w}")))?
+            .ok_or_else(|| ArchiveError::corrupt(path, "archive is truncated (no trailer)"))?;
+        if th.name != TRAILER_MEMBER.as_bytes() || th.size != TRAILER_LEN as u64 {
+            return Err(ArchiveError::corrupt(
+                path,
+                "archive is truncated or damaged (no trailer at the end)",
+            ));
+        }
+        let trailer = container::parse_trailer(&tail[512..512 + TRAILER_LEN])
+            .map_err(|w| ArchiveError::corrupt(path, w))?;
+        if trailer.version > FORMAT_VERSION {
+            return Err(ArchiveError::NewerVersion {
+                path: path.into(),
+                found: trailer.version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if trailer.index_length > MAX_INDEX_LEN
+            || trailer.index_offset.saturating_add(trailer.index_length) > len
+        {
+            return Err(ArchiveError::corrupt(path, "index location out of range"));
+        }
+        // Index.
+        let mut ijson = vec![0u8; trailer.index_length as usize];
+        inner
+            .seek(SeekFrom::Start(trailer.index_offset))
+            .map_err(io)?;
+        inner.read_exact(&mut ijson).map_err(io)?;
+        if ObjectId::of_bytes(&ijson) != trailer.index_sha256 {
+            return Err(ArchiveError::corrupt(
+                path,
+                "index does not match the trailer's SHA-256",
+            ));
+        }
+        let index: Index = serde_json::from_slice(&ijson)
+            .map_err(|e| ArchiveError::corrupt(path, format!("index: {e}")))?;
+        drop(ijson);
+        if index.version > FORMAT_VERSION {
+            return Err(ArchiveError::NewerVersion {
+                path: path.into(),
+                found: index.version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if index.objects.len() > MAX_ITEMS {
+            return Err(ArchiveError::corrupt(path, "too many objects in index"));
+        }
+        let mut by_id = HashMap::with_capacity(index.objects.len());
+        for o in &index.objects {
+            if o.offset.saturating_add(o.length) > len {
+                return Err(ArchiveError::corrupt(
+                    path,
+                    format!("object {} lies outside the archive", o.id),
+                ));
+            }
+            by_id.insert(o.id, *o);
+        }
+        let manifest = read_manifest(path, &mut inner, &index, len)?;
+        Ok(Self {
+            path: path.into(),
+            inner,
+            len,
+            index,
+            by_id,
+            manifest,
+        })
+    }
+
+    /// The archive's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Length of the plain archive stream in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Always false: an open archive has at least its magic and trailer.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Location of an object, if the index lists it.
+    pub fn object_location(&self, id: &ObjectId) -> Option<&IndexObject> {
+        self.by_id.get(id)
+    }
+
+    /// Opens an object for reading. The reader decompresses, and at the end checks the
+    /// size and SHA-256; a mismatch is an `InvalidData` error from `read`.
+    pub fn open_object(&mut self, id: &ObjectId) -> Result<ObjectReader<'_>, ArchiveError> {
+        let loc = *self
+            .by_id
+            .get(id)
+            .ok_or_else(|| ArchiveError::MissingObject {
+                path: self.path.clone(),
+                id: id.to_hex(),
+            })?;
+        self.inner
+            .seek(SeekFrom::Start(loc.offset))
+            .map_err(|e| ArchiveError::io(&self.path, e))?;
+        let limited = (&mut self.inner).take(loc.length);
+        let decoder = zstd::stream::read::Decoder::new(limited)
+            .map_err(|e| ArchiveError::io(&self.path, e))?;
+        Ok(ObjectReader {
+            decoder,
+            hasher: Sha256::new(),
+            expect: *id,
+            expect_size: loc.size,
+            seen: 0,
+            done: false,
+        })
+    }
+
+    /// Reads the container from the start, header by header (spec §3), returning
+    /// every member. Used by verify to check the index against the real layout.
+    pub fn scan_members(&mut self) -> Result<Vec<ScannedMember>, ArchiveError> {
+        let io = |e| ArchiveError::io(&self.path, e);
+        let mut out = Vec::new();
+        let mut pos = 0u64;
+        let mut block = [0u8; 512];
+        loop {
+            if pos + BLOCK > self.len {
+                return Err(ArchiveError::corrupt(
+                    &self.path,
+                    format!("container ends without an end marker at byte {pos}"),
+                ));
+            }
+            self.inner.seek(SeekFrom::Start(pos)).map_err(io)?;
+            self.inner.read_exact(&mut block).map_err(io)?;
+            let Some(h) = container::parse_header(&block)
+                .map_err(|w| ArchiveError::corrupt(&self.path, format!("at byte {pos}: {w}")))?
+            else {
+                break;
+            };
+            let offset = pos + BLOCK;
+            let next = offset
+                .checked_add(h.size)
+                .and_then(|v| v.checked_add(container::padding(h.size)))
+                .filter(|v| *v <= self.len)
+                .ok_or_else(|| {
+                    ArchiveError::corrupt(&self.path, format!("member at byte {pos} overruns"))
+                })?;
+            if out.len() >= MAX_ITEMS {
+                return Err(ArchiveError::corrupt(&self.path, "too many members"));
+            }
+            out.push(ScannedMember {
+                name: h.name,
+                typeflag: h.typeflag,
+                offset,
+                length: h.size,
+            });
+            pos = next;
+        }
+        Ok(out)
+    }
+}
+
+fn header_block(bytes: &[u8]) -> [u8; 512] {
+    let mut b = [0u8; 512];
+    b.copy_from_slice(&bytes[..512]);
+    b
+}
+
+fn check_magic(path: &Path, inner: &mut Box<dyn ReadSeek>, len: u64) -> Result<(), ArchiveError> {
+    let not = |why: &str| ArchiveError::NotAnArchive {
+        path: path.into(),
+        why: why.into(),
+    };
+    if len < 2 * BLOCK {
+        return Err(not("file is too short"));
+    }
+    let mut head = [0u8; 1024];
+    inner
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| ArchiveError::io(path, e))?;
+    inner
+        .read_exact(&mut head)
+        .map_err(|e| ArchiveError::io(path, e))?;
+    if head.starts_with(b"age-encryption.org/") {
+        return Err(not("it is age-encrypted; pass --identity or --passphrase"));
+    }
+    let h = container::parse_header(&header_block(&head))
+        .ok()
+        .flatten()
+        .ok_or_else(|| not("no tar header at the start"))?;
+    if h.name != MAGIC_MEMBER.as_bytes() {
+        return Err(not("first member is not OCPVAULT"));
+    }
+    let data = &head[512..512 + (h.size.min(512) as usize)];
+    let text = std::str::from_utf8(data).map_err(|_| not("magic is not text"))?;
+    let version = text
+        .strip_prefix(container::MAGIC_PREFIX)
+        .and_then(|v| v.trim_end().parse::<u32>().ok())
+        .ok_or_else(|| not("bad magic line"))?;
+    if version > FORMAT_VERSION {
+        return Err(ArchiveError::NewerVersion {
+            path: path.into(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(not("format version 0 does not exist"));
+    }
+    Ok(())
+}
+
+fn read_manifest(
+    path: &Path,
+    inner: &mut Box<dyn ReadSeek>,
+    index: &Index,
+    len: u64,
+) -> Result<Manifest, ArchiveError> {
+    let loc = &index.manifest;
+    if loc.length > MAX_MANIFEST_LEN
+        || loc.size > MAX_MANIFEST_LEN
+        || loc.offset.saturating_add(loc.length) > len
+    {
+        return Err(ArchiveError::corrupt(
+            path,
+            "manifest location out of range",
+        ));
+    }
+    inner
+        .seek(SeekFrom::Start(loc.offset))
+        .map_err(|e| ArchiveError::io(path, e))?;
+    let limited = inner.take(loc.length);
+    let mut decoder =
+        zstd::stream::read::Decoder::new(limited).map_err(|e| ArchiveError::io(path, e))?;
+    // Bounded by loc.size, which was checked against the limit above.
+    let mut json = Vec::with_capacity(loc.size.min(64 * 1024 * 1024) as usize);
+    (&mut decoder as &mut dyn Read)
+        .take(loc.size + 1)
+        .read_to_end(&mut json)
+        .map_err(|e| ArchiveError::corrupt(path, format!("manifest: {e}")))?;
+    if json.len() as u64 != loc.size || ObjectId::of_bytes(&json) != loc.sha256 {
+        return Err(ArchiveError::corrupt(
+            path,
+            "manifest does not match the index's SHA-256",
+        ));
+    }
+    let manifest: Manifest = serde_json::from_slice(&json)
+        .map_err(|e| ArchiveError::corrupt(path, format!("manifest: {e}")))?;
+    if manifest.version > FORMAT_VERSION {
+        return Err(ArchiveError::NewerVersion {
+            path: path.into(),
+            found: manifest.version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if manifest.entries.len() > MAX_ITEMS {
+        return Err(ArchiveError::corrupt(path, "too many entries"));
+    }
+    Ok(manifest)
+}
+
+/// Streams one object's bytes and checks them at the end.
+pub struct ObjectReader<'a> {
+    decoder:
+        zstd::stream::read::Decoder<'static, io::BufReader<io::Take<&'a mut Box<dyn ReadSeek>>>>,
+    hasher: Sha256,
+    expect: ObjectId,
+    expect_size: u64,
+    seen: u64,
+    done: bool,
+}
+
+impl ObjectReader<'_> {
+    /// The size the index promises.
+    pub fn size(&self) -> u64 {
+        self.expect_size
+    }
+}
+
+impl Read for ObjectReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let n = self.decoder.read(buf).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("object {}: {e}", self.expect),
+            )
+        })?;
+        self.seen += n as u64;
+        if self.seen > self.expect_size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("object {} is longer than recorded", self.expect),
+            ));
+        }
+        if n == 0 {
+            self.done = true;
+            let got = ObjectId::from_hasher(std::mem::take(&mut self.hasher));
+            if got != self.expect || self.seen != self.expect_size {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("object {} fails its SHA-256 check (got {got})", self.expect),
+                ));
+            }
+            return Ok(0);
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+// Re-exported for verify, which compares member names with these.
+pub use container::object_member;
+/// Names of the fixed members, for verify.
+pub const FIXED_MEMBERS: [&str; 4] = [MAGIC_MEMBER, MANIFEST_MEMBER, INDEX_MEMBER, TRAILER_MEMBER];

@@ -1,0 +1,433 @@
+//! The streaming archive writer (spec §3, §4, §9).
+//!
+//! Guarantees: members are written in the order of spec §1; each object is stored
+//! once; memory stays bounded (small objects are compressed in memory, large ones are
+//! spooled through an unlinked temporary file); the archive appears under its final
+//! name only after it is complete and fsynced, never replacing an existing file.
+
+use super::container::{
+    self, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TRAILER_MEMBER, member_header, padding,
+};
+use super::{
+    ArchiveError, Entry, FORMAT_VERSION, HostFacts, Index, IndexObject, Manifest, ManifestLocation,
+    ObjectId, SourceReport,
+};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Objects up to this size are compressed in memory; larger ones are spooled.
+pub const SMALL_OBJECT_MAX: usize = 1024 * 1024; // 1 MiB
+const IO_BUF: usize = 256 * 1024; // 256 KiB
+
+/// A layer the archive stream is written through (plain file, or age encryption).
+/// `finish` flushes and closes the layer and returns the underlying file.
+pub trait Sink: Write + Send {
+    fn finish(self: Box<Self>) -> io::Result<File>;
+}
+
+impl Sink for BufWriter<File> {
+    fn finish(self: Box<Self>) -> io::Result<File> {
+        self.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// How to write.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// zstd level (1..=19).
+    pub level: i32,
+    /// zstd worker threads for large objects; 0 compresses on the calling thread.
+    pub threads: u32,
+    /// Capture time as seconds and nanoseconds since the epoch.
+    pub created: (i64, u32),
+}
+
+/// Counters for the snapshot summary.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WriteStats {
+    pub entries: u64,
+    pub objects: u64,
+    pub bytes_read: u64,
+    pub bytes_stored: u64,
+    pub dedup_saved: u64,
+    pub archive_size: u64,
+}
+
+/// An object that has been read and hashed but not yet written.
+pub struct PreparedObject {
+    pub id: ObjectId,
+    pub size: u64,
+    data: Prepared,
+}
+
+enum Prepared {
+    Memory(Vec<u8>),
+    Spool(File, u64),
+}
+
+struct Counting {
+    inner: Box<dyn Sink>,
+    pos: u64,
+}
+
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes one archive. Call [`ArchiveWriter::finish`]; dropping it leaves only an
+/// unlinked temporary file.
+pub struct ArchiveWriter {
+    out: Counting,
+    opts: WriterOptions,
+    dir: PathBuf,
+    final_path: PathBuf,
+    tmp: tempfile::TempPath,
+    objects: HashMap<ObjectId, IndexObject>,
+    order: Vec<ObjectId>,
+    entries: Vec<Entry>,
+    sources: Vec<SourceReport>,
+    stats: WriteStats,
+}
+
+impl ArchiveWriter {
+    /// Starts an archive that will be renamed to `final_path` (or `final_path` with a
+    /// `-N` suffix if that name is taken when it finishes). `wrap` puts a layer such as
+    /// encryption between the archive stream and the file.
+    pub fn create(
+        final_path: &Path,
+        opts: WriterOptions,
+        wrap: impl FnOnce(BufWriter<File>) -> io::Result<Box<dyn Sink>>,
+    ) -> Result<Self, ArchiveError> {
+        let dir = match final_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // tempfile creates with O_EXCL and mode 0600.
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp-"))
+            .tempfile_in(&dir)
+            .map_err(|e| ArchiveError::io(&dir, e))?;
+        let (file, tmp) = tmp.into_parts();
+        let inner = wrap(BufWriter::with_capacity(IO_BUF, file))
+            .map_err(|e| ArchiveError::io(final_path, e))?;
+        let mut w = Self {
+            out: Counting { inner, pos: 0 },
+            opts,
+            dir,
+            final_path: final_path.to_path_buf(),
+            tmp,
+            objects: HashMap::new(),
+            order: Vec::new(),
+            entries: Vec::new(),
+            sources: Vec::new(),
+            stats: WriteStats::default(),
+        };
+        let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
+        w.write_member(MAGIC_MEMBER, magic.as_bytes())
+            .map_err(|e| w.io_err(e))?;
+        Ok(w)
+    }
+
+    fn io_err(&self, e: io::Error) -> ArchiveError {
+        ArchiveError::io(&self.final_path, e)
+    }
+
+    fn mtime(&self) -> u64 {
+        self.opts.created.0.max(0) as u64
+    }
+
+    fn write_member(&mut self, name: &str, data: &[u8]) -> io::Result<u64> {
+        let header = member_header(name, data.len() as u64, self.mtime());
+        self.out.write_all(&header)?;
+        let offset = self.out.pos;
+        self.out.write_all(data)?;
+        self.write_padding(data.len() as u64)?;
+        Ok(offset)
+    }
+
+    fn write_padding(&mut self, len: u64) -> io::Result<()> {
+        let zeros = [0u8; 512];
+        self.out.write_all(&zeros[..padding(len) as usize])
+    }
+
+    /// True when an object with this id is already stored.
+    pub fn has_object(&self, id: &ObjectId) -> bool {
+        self.objects.contains_key(id)
+    }
+
+    /// Reads `reader` to its end, hashing and compressing it, without writing to the
+    /// archive yet. The caller decides with [`commit_object`](Self::commit_object)
+    /// (for instance only if the file did not change while it was read).
+    pub fn prepare_object(&self, reader: &mut dyn Read) -> io::Result<PreparedObject> {
+        let mut hasher = Sha256::new();
+        let mut head = Vec::with_capacity(64 * 1024);
+        let mut size = 0u64;
+        let mut buf = vec![0u8; IO_BUF];
+        // Read up to SMALL_OBJECT_MAX into memory.
+        loop {
+            let n = read_some(reader, &mut buf)?;
+            if n == 0 {
+                let id = ObjectId::from_hasher(hasher);
+                let compressed = zstd::bulk::compress(&head, self.opts.level)?;
+                return Ok(PreparedObject {
+                    id,
+                    size,
+                    data: Prepared::Memory(compressed),
+                });
+            }
+            hasher.update(&buf[..n]);
+            head.extend_from_slice(&buf[..n]);
+            size += n as u64;
+            if head.len() > SMALL_OBJECT_MAX {
+                break;
+            }
+        }
+        // Large: spool the compressed stream through an unlinked file.
+        let spool = tempfile::tempfile_in(&self.dir)?;
+        let mut enc = zstd::stream::Encoder::new(spool, self.opts.level)?;
+        if self.opts.threads > 0 {
+            enc.multithread(self.opts.threads)?;
+        }
+        enc.write_all(&head)?;
+        drop(head);
+        loop {
+            let n = read_some(reader, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            enc.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        let mut spool = enc.finish()?;
+        let len = spool.stream_position()?;
+        spool.rewind()?;
+        Ok(PreparedObject {
+            id: ObjectId::from_hasher(hasher),
+            size,
+            data: Prepared::Spool(spool, len),
+        })
+    }
+
+    /// Stores a prepared object unless an object with its id is already stored.
+    pub fn commit_object(&mut self, obj: PreparedObject) -> Result<ObjectId, ArchiveError> {
+        self.stats.bytes_read += obj.size;
+        if self.objects.contains_key(&obj.id) {
+            self.stats.dedup_saved += obj.size;
+            return Ok(obj.id);
+        }
+        let name = container::object_member(&obj.id);
+        let (offset, length) = match obj.data {
+            Prepared::Memory(bytes) => {
+                let off = self
+                    .write_member(&name, &bytes)
+                    .map_err(|e| self.io_err(e))?;
+                (off, bytes.len() as u64)
+            }
+            Prepared::Spool(mut file, len) => {
+                let header = member_header(&name, len, self.mtime());
+                let res = (|| {
+                    self.out.write_all(&header)?;
+                    let off = self.out.pos;
+                    let copied = io::copy(&mut (&mut file).take(len), &mut self.out)?;
+                    if copied != len {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "spool file shrank",
+                        ));
+                    }
+                    self.write_padding(len)?;
+                    Ok(off)
+                })();
+                (res.map_err(|e| self.io_err(e))?, len)
+            }
+        };
+        self.stats.bytes_stored += length;
+        self.stats.objects += 1;
+        self.objects.insert(
+            obj.id,
+            IndexObject {
+                id: obj.id,
+                offset,
+                length,
+                size: obj.size,
+            },
+        );
+        self.order.push(obj.id);
+        Ok(obj.id)
+    }
+
+    /// Reads, hashes and stores an object in one step.
+    pub fn add_object(&mut self, reader: &mut dyn Read) -> Result<ObjectId, ArchiveError> {
+        let prepared = self.prepare_object(reader).map_err(|e| self.io_err(e))?;
+        self.commit_object(prepared)
+    }
+
+    /// Adds a manifest entry. A `file` entry must name an object already committed.
+    pub fn add_entry(&mut self, entry: Entry) {
+        self.entries.push(entry);
+    }
+
+    /// Records what a source did.
+    pub fn add_source(&mut self, report: SourceReport) {
+        self.sources.push(report);
+    }
+
+    /// Writes manifest, index and trailer, closes the layers, fsyncs and renames the
+    /// file into place without replacing anything. Returns the final path.
+    pub fn finish(
+        mut self,
+        host: HostFacts,
+        options: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(PathBuf, WriteStats), ArchiveError> {
+        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        self.entries.dedup_by(|a, b| a.path == b.path);
+        self.stats.entries = self.entries.len() as u64;
+        let manifest = Manifest {
+            format: "ocpvault-manifest".into(),
+            version: FORMAT_VERSION,
+            ocpvault_version: env!("CARGO_PKG_VERSION").into(),
+            created: super::format_time(self.opts.created.0, self.opts.created.1),
+            host,
+            options,
+            sources: std::mem::take(&mut self.sources),
+            entries: std::mem::take(&mut self.entries),
+        };
+        let json = serde_json::to_vec(&manifest).map_err(|e| self.io_err(e.into()))?;
+        let compressed =
+            zstd::bulk::compress(&json, self.opts.level).map_err(|e| self.io_err(e))?;
+        let moff = self
+            .write_member(MANIFEST_MEMBER, &compressed)
+            .map_err(|e| self.io_err(e))?;
+        let index = Index {
+            format: "ocpvault-index".into(),
+            version: FORMAT_VERSION,
+            manifest: ManifestLocation {
+                offset: moff,
+                length: compressed.len() as u64,
+                size: json.len() as u64,
+                sha256: ObjectId::of_bytes(&json),
+            },
+            objects: self.order.iter().map(|id| self.objects[id]).collect(),
+        };
+        let ijson = serde_json::to_vec(&index).map_err(|e| self.io_err(e.into()))?;
+        let ioff = self
+            .write_member(INDEX_MEMBER, &ijson)
+            .map_err(|e| self.io_err(e))?;
+        let trailer = container::trailer_bytes(
+            FORMAT_VERSION,
+            ioff,
+            ijson.len() as u64,
+            &ObjectId::of_bytes(&ijson),
+        );
+        self.write_member(TRAILER_MEMBER, &trailer)
+            .map_err(|e| self.io_err(e))?;
+        self.out
+            .write_all(&[0u8; 1024])
+            .map_err(|e| self.io_err(e))?;
+        self.stats.archive_size = self.out.pos;
+        let Self {
+            out,
+            final_path,
+            tmp,
+            dir,
+            stats,
+            ..
+        } = self;
+        let file = out
+            .inner
+            .finish()
+            .map_err(|e| ArchiveError::io(&final_path, e))?;
+        file.sync_all()
+            .map_err(|e| ArchiveError::io(&final_path, e))?;
+        drop(file);
+        let placed = rename_noreplace(&tmp, &final_path)?;
+        // The file now lives under its final name; do not let TempPath delete it.
+        let _ = tmp.keep();
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| ArchiveError::io(&dir, e))?;
+        Ok((placed, stats))
+    }
+}
+
+fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Renames without replacing: `name`, then `name-1`, `name-2`, ... before the
+/// extension (`.ocpvault` or `.ocpvault.age`).
+fn rename_noreplace(tmp: &Path, wanted: &Path) -> Result<PathBuf, ArchiveError> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let file_name = wanted
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (stem, ext) = match file_name.find(".ocpvault") {
+        Some(i) => file_name.split_at(i),
+        None => (file_name.as_str(), ""),
+    };
+    for n in 0..1000 {
+        let candidate = if n == 0 {
+            wanted.to_path_buf()
+        } else {
+            wanted.with_file_name(format!("{stem}-{n}{ext}"))
+        };
+        match renameat_with(CWD, tmp, CWD, &candidate, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(candidate),
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(ArchiveError::io(&candidate, e.into())),
+        }
+    }
+    Err(ArchiveError::io(
+        wanted,
+        io::Error::new(io::ErrorKind::AlreadyExists, "no free archive name"),
+    ))
+}
+
+/// The narrow interface a collector writes through: objects first, then the entries
+/// that refer to them, then one report per source.
+pub trait Store {
+    /// Reads, hashes and compresses a stream without storing it yet.
+    fn prepare_object(&self, reader: &mut dyn Read) -> io::Result<PreparedObject>;
+    /// Stores a prepared object (once per id).
+    fn commit_object(&mut self, obj: PreparedObject) -> Result<ObjectId, ArchiveError>;
+    /// Adds a manifest entry.
+    fn add_entry(&mut self, entry: Entry);
+    /// Records what a source did.
+    fn add_source(&mut self, report: SourceReport);
+}
+
+impl Store for ArchiveWriter {
+    fn prepare_object(&self, reader: &mut dyn Read) -> io::Result<PreparedObject> {
+        ArchiveWriter::prepare_object(self, reader)
+    }
+    fn commit_object(&mut self, obj: PreparedObject) -> Result<ObjectId, ArchiveError> {
+        ArchiveWriter::commit_object(self, obj)
+    }
+    fn add_entry(&mut self, entry: Entry) {
+        ArchiveWriter::add_entry(self, entry)
+    }
+    fn add_source(&mut self, report: SourceReport) {
+        ArchiveWriter::add_source(self, report)
+    }
+}

@@ -1,0 +1,318 @@
+//! Read-only archive commands: `ls`, `cat`, `info`, `verify`.
+
+use super::output::{human_bytes, mode_string, print_json};
+use super::progress::ProgressMode;
+use super::{CliError, CmdResult, Outcome};
+use crate::archive::{ArchiveReader, Entry, EntryType, format_mode};
+use crate::verify::{Level, verify_archive};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Opens an archive for reading, with a hint for the common mistakes.
+pub fn open_archive(path: &Path) -> Result<ArchiveReader, CliError> {
+    ArchiveReader::open(path).map_err(|e| {
+        let err = CliError::from(e);
+        if err.message.contains("newer than") {
+            err.hint("upgrade ocpvault to read this archive")
+        } else {
+            err
+        }
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// The archive file.
+    pub archive: PathBuf,
+    /// Only these paths and what is under them.
+    pub paths: Vec<String>,
+    /// Long listing: type, mode, owner, size, mtime, SELinux label.
+    #[arg(long, short = 'l')]
+    pub long: bool,
+    /// Print one JSON array of entries.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct LsEntry<'a> {
+    path: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    mode: String,
+    uid: u32,
+    gid: u32,
+    user: Option<&'a str>,
+    group: Option<&'a str>,
+    size: u64,
+    mtime: &'a str,
+    selinux: Option<String>,
+    xattrs: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<String>,
+}
+
+fn matches(entry: &Entry, paths: &[String]) -> bool {
+    paths.is_empty()
+        || paths.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            let ep = entry.path.as_bytes();
+            ep == p.as_bytes() || (ep.starts_with(p.as_bytes()) && ep.get(p.len()) == Some(&b'/'))
+        })
+}
+
+pub fn ls(args: LsArgs) -> CmdResult {
+    let reader = open_archive(&args.archive)?;
+    let entries: Vec<&Entry> = reader
+        .manifest()
+        .entries
+        .iter()
+        .filter(|e| matches(e, &args.paths))
+        .collect();
+    if entries.is_empty() && !args.paths.is_empty() {
+        return Err(CliError::new(format!(
+            "{}: not in the archive",
+            args.paths.join(", ")
+        )));
+    }
+    if args.json {
+        let list: Vec<LsEntry> = entries
+            .iter()
+            .map(|e| LsEntry {
+                path: e.path.to_string(),
+                kind: e.kind.as_str(),
+                mode: format_mode(e.mode),
+                uid: e.uid,
+                gid: e.gid,
+                user: e.user.as_deref(),
+                group: e.group.as_deref(),
+                size: e.size,
+                mtime: &e.mtime,
+                selinux: e.selinux_label(),
+                xattrs: e.xattrs.iter().map(|x| x.name.to_string()).collect(),
+                target: e.target.as_ref().map(|t| t.to_string()),
+                link: e.link.as_ref().map(|t| t.to_string()),
+            })
+            .collect();
+        print_json(&list)?;
+        return Ok(Outcome::Ok);
+    }
+    let mut out = std::io::stdout().lock();
+    for e in entries {
+        if args.long {
+            let owner = e.user.clone().unwrap_or_else(|| e.uid.to_string());
+            let group = e.group.clone().unwrap_or_else(|| e.gid.to_string());
+            let label = e.selinux_label().unwrap_or_else(|| "-".into());
+            let suffix = match (e.kind, &e.target, &e.link) {
+                (EntryType::Symlink, Some(t), _) => format!(" -> {t}"),
+                (EntryType::Hardlink, _, Some(l)) => format!(" link to {l}"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{} {:<8} {:<8} {:>10} {} {} {}{}",
+                mode_string(e.kind.type_char(), e.mode),
+                owner,
+                group,
+                e.size,
+                &e.mtime[..e.mtime.len().min(19)],
+                label,
+                e.path,
+                suffix
+            )?;
+        } else {
+            writeln!(out, "{}", e.path)?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CatArgs {
+    /// The archive file.
+    pub archive: PathBuf,
+    /// Absolute path of the file in the archive.
+    pub path: String,
+}
+
+pub fn cat(args: CatArgs) -> CmdResult {
+    let mut reader = open_archive(&args.archive)?;
+    let entry = reader
+        .manifest()
+        .entry(args.path.as_bytes())
+        .cloned()
+        .ok_or_else(|| CliError::new(format!("{}: not in the archive", args.path)))?;
+    let file_entry = match entry.kind {
+        EntryType::File => entry,
+        EntryType::Hardlink => {
+            let link = entry.link.clone().unwrap_or_default();
+            reader
+                .manifest()
+                .entry(link.as_bytes())
+                .cloned()
+                .ok_or_else(|| {
+                    CliError::new(format!("{}: hard link target {link} missing", args.path))
+                })?
+        }
+        EntryType::Symlink => {
+            return Err(CliError::new(format!(
+                "{}: is a symlink to {}",
+                args.path,
+                entry.target.unwrap_or_default()
+            )));
+        }
+        other => {
+            return Err(CliError::new(format!(
+                "{}: is a {}, not a file",
+                args.path,
+                other.as_str()
+            )));
+        }
+    };
+    let id = file_entry
+        .object
+        .ok_or_else(|| CliError::new(format!("{}: entry has no object", args.path)))?;
+    let mut obj = reader.open_object(&id)?;
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut obj, &mut out).map_err(|e| CliError::new(format!("{}: {e}", args.path)))?;
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InfoArgs {
+    /// The archive file.
+    pub archive: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn info(args: InfoArgs) -> CmdResult {
+    let reader = open_archive(&args.archive)?;
+    let m = reader.manifest();
+    let stored: u64 = reader.index().objects.iter().map(|o| o.length).sum();
+    let content: u64 = reader.index().objects.iter().map(|o| o.size).sum();
+    if args.json {
+        print_json(&serde_json::json!({
+            "archive": args.archive.display().to_string(),
+            "format_version": m.version,
+            "ocpvault_version": m.ocpvault_version,
+            "created": m.created,
+            "host": m.host,
+            "entries": m.entries.len(),
+            "objects": reader.index().objects.len(),
+            "content_bytes": content,
+            "stored_bytes": stored,
+            "archive_bytes": reader.len(),
+            "sources": m.sources,
+        }))?;
+        return Ok(Outcome::Ok);
+    }
+    println!("archive:   {}", args.archive.display());
+    println!(
+        "format:    ocpvault archive v{} (written by ocpvault {})",
+        m.version, m.ocpvault_version
+    );
+    println!("created:   {}", m.created);
+    println!("hostname:  {}", m.host.hostname);
+    println!(
+        "os:        {}",
+        m.host.os_release.as_deref().unwrap_or("unknown")
+    );
+    println!("root:      {}", m.host.root);
+    println!(
+        "entries:   {}  objects: {}  content: {}  stored: {}  archive: {}",
+        m.entries.len(),
+        reader.index().objects.len(),
+        human_bytes(content),
+        human_bytes(stored),
+        human_bytes(reader.len())
+    );
+    for s in &m.sources {
+        println!(
+            "source {}: {} ({} captured, {} skipped, {} failed)",
+            s.name,
+            s.status.as_str(),
+            s.captured,
+            s.skipped.len(),
+            s.failed.len()
+        );
+        for i in &s.skipped {
+            println!("  skipped {}: {}", i.path, i.reason);
+        }
+        for f in &s.failed {
+            println!("  failed {}: {}", f.path, f.error);
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The archive file.
+    pub archive: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
+    let mut reader = match ArchiveReader::open(&args.archive) {
+        Ok(r) => r,
+        // An archive that cannot even be opened is a finding of verify, not a usage
+        // error, unless the file is not an archive at all.
+        Err(e @ crate::archive::ArchiveError::Corrupt { .. }) => {
+            if args.json {
+                print_json(&serde_json::json!({
+                    "objects_checked": 0, "bytes_checked": 0, "entries_checked": 0,
+                    "findings": [{"level": "error", "subject": "archive", "message": e.to_string()}]
+                }))?;
+            } else {
+                println!("error: {e}");
+                println!("verify: archive is damaged");
+            }
+            return Ok(Outcome::Findings);
+        }
+        Err(e) => return Err(open_archive_error(e)),
+    };
+    let total: u64 = reader.index().objects.iter().map(|o| o.size).sum();
+    let bar = progress.bytes("verify", total);
+    let report = verify_archive(&mut reader, &|n| {
+        if let Some(b) = &bar {
+            b.inc(n)
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if args.json {
+        print_json(&report)?;
+    } else {
+        for f in &report.findings {
+            let level = match f.level {
+                Level::Error => "error",
+                Level::Warning => "warning",
+            };
+            println!("{level}: {}: {}", f.subject, f.message);
+        }
+        println!(
+            "verify: {} objects ({}), {} entries checked, {} problem(s)",
+            report.objects_checked,
+            human_bytes(report.bytes_checked),
+            report.entries_checked,
+            report.findings.len()
+        );
+    }
+    Ok(if report.is_sound() {
+        Outcome::Ok
+    } else {
+        Outcome::Findings
+    })
+}
+
+fn open_archive_error(e: crate::archive::ArchiveError) -> CliError {
+    CliError::from(e)
+}

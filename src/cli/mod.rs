@@ -1,0 +1,128 @@
+//! The command line: clap definitions, one file per subcommand, and the only code
+//! that prints. Errors become `ocpvault: <what>: <why>` plus an optional hint.
+
+mod archive_cmds;
+mod output;
+mod progress;
+mod restore_cmd;
+mod snapshot;
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The outcome of a command that completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: completed with findings or warnings.
+    Findings,
+}
+
+/// An error that stops a command (exit 2).
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        let mut message = e.to_string();
+        let mut src = e.source();
+        while let Some(s) = src {
+            let text = s.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            src = s.source();
+        }
+        Self::new(message)
+    }
+}
+
+pub type CmdResult = Result<Outcome, CliError>;
+
+/// Offline backup and restore for OpenShift 3.x hosts.
+#[derive(Debug, Parser)]
+#[command(name = "ocpvault", version, about, long_about = None)]
+pub struct Cli {
+    /// Do not draw progress bars.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Capture host files into a new archive.
+    Snapshot(snapshot::SnapshotArgs),
+    /// List the entries of an archive.
+    Ls(archive_cmds::LsArgs),
+    /// Write one file's content from an archive to stdout.
+    Cat(archive_cmds::CatArgs),
+    /// Show archive facts and what each source captured.
+    Info(archive_cmds::InfoArgs),
+    /// Check every object's hash and the manifest/index consistency.
+    Verify(archive_cmds::VerifyArgs),
+    /// Restore files from an archive, verified, with owners, modes and labels.
+    Restore(restore_cmd::RestoreArgs),
+}
+
+/// Arguments shared by commands that read an archive.
+#[derive(Debug, clap::Args)]
+pub struct ArchiveArg {
+    /// The archive file.
+    pub archive: PathBuf,
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let progress = progress::ProgressMode::new(cli.quiet);
+    let result = match cli.command {
+        Command::Snapshot(a) => snapshot::run(a, &progress),
+        Command::Ls(a) => archive_cmds::ls(a),
+        Command::Cat(a) => archive_cmds::cat(a),
+        Command::Info(a) => archive_cmds::info(a),
+        Command::Verify(a) => archive_cmds::verify(a, &progress),
+        Command::Restore(a) => restore_cmd::run(a),
+    };
+    match result {
+        Ok(Outcome::Ok) => 0,
+        Ok(Outcome::Findings) => 1,
+        Err(e) if e.message.contains("Broken pipe") => 0,
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "ocpvault: {}", e.message);
+            if let Some(h) = e.hint {
+                let _ = writeln!(err, "hint: {h}");
+            }
+            2
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Progress bars on stderr, only when stderr is a terminal and --quiet is off.
+
+use crate::collect::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+/// Whether to draw, decided once per run.
+pub struct ProgressMode {
+    enabled: bool,
+}
+
+impl ProgressMode {
+    pub fn new(quiet: bool) -> Self {
+        Self {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A spinner counting items and bytes.
+    pub fn counter(&self, what: &str) -> Counter {
+        let bar = if self.enabled {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} {pos} items, {msg}")
+                    .expect("static template"),
+            );
+            b.set_prefix(what.to_string());
+            Some(b)
+        } else {
+            None
+        };
+        Counter {
+            bar,
+            bytes: std::cell::Cell::new(0),
+        }
+    }
+
+    /// A bar over a known number of bytes.
+    pub fn bytes(&self, what: &str, total: u64) -> Option<ProgressBar> {
+        self.enabled.then(|| {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .expect("static template"),
+            );
+            b.set_prefix(what.to_string());
+            b
+        })
+    }
+}
+
+/// Counts items and bytes for a source.
+pub struct Counter {
+    bar: Option<ProgressBar>,
+    bytes: std::cell::Cell<u64>,
+}
+
+impl Counter {
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Counter {
+    fn item(&self, bytes: u64) {
+        if let Some(b) = &self.bar {
+            self.bytes.set(self.bytes.get() + bytes);
+            b.inc(1);
+            if b.position() % 64 == 0 {
+                b.set_message(super::output::human_bytes(self.bytes.get()));
+            }
+        }
+    }
+
+    fn message(&self, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.set_prefix(msg.to_string());
+        }
+    }
+}

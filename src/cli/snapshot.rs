@@ -1,0 +1,204 @@
+//! `ocpvault snapshot`: run every source into one new archive and summarise.
+
+use super::output::{human_bytes, print_json};
+use super::progress::ProgressMode;
+use super::{CliError, CmdResult, Outcome};
+use crate::archive::{ArchiveWriter, HostFacts, SourceReport, WriteStats, WriterOptions};
+use crate::collect::{files, host};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// Collect from DIR as if it were / (archive paths stay absolute).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Directory for <hostname>-<UTC time>.ocpvault, or the archive file name.
+    #[arg(long, short = 'o', value_name = "DIR|FILE", default_value = ".")]
+    pub output: PathBuf,
+    /// Add a path (absolute, as on the host); repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub include: Vec<String>,
+    /// Leave out paths matching a glob on the absolute path, e.g. '/etc/sysconfig/network-scripts/**'; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Capture only --include paths, not the default OpenShift file set.
+    #[arg(long)]
+    pub no_default_paths: bool,
+    /// zstd compression level, 1 (fast) to 19 (small).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub level: i32,
+    /// zstd worker threads for large files (default: number of CPUs).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    archive: String,
+    hostname: &'a str,
+    stats: &'a WriteStats,
+    sources: &'a [SourceReport],
+    warnings: Vec<String>,
+}
+
+pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
+    let now = chrono::Utc::now();
+    let created = (now.timestamp(), now.timestamp_subsec_nanos());
+    let root = std::fs::canonicalize(&args.root)
+        .map_err(|e| CliError::new(format!("--root {}: {e}", args.root.display())))?;
+    let hostname = host::hostname(&root);
+    let final_path = archive_path(&args.output, &hostname, &now)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    let opts = WriterOptions {
+        level: args.level,
+        threads: if threads > 1 { threads } else { 0 },
+        created,
+    };
+    let mut writer = ArchiveWriter::create(&final_path, opts, |w: BufWriter<std::fs::File>| {
+        Ok(Box::new(w) as Box<dyn crate::archive::Sink>)
+    })?;
+    let counter = progress.counter("files");
+    let fopts = files::FilesOptions {
+        root: root.clone(),
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        no_defaults: args.no_default_paths,
+        created,
+    };
+    let report = files::collect_files(&mut writer, &fopts, &counter)?;
+    counter.finish();
+    let mut sources = vec![report];
+    let warnings = secret_warnings(&secret_files_of(&sources));
+    for s in &sources {
+        writer.add_source(s.clone());
+    }
+    let facts = HostFacts {
+        hostname: hostname.clone(),
+        os_release: host::os_release(&root),
+        root: root.as_path().into(),
+    };
+    let mut options = serde_json::Map::new();
+    options.insert("compression_level".into(), args.level.into());
+    let (path, stats) = writer.finish(facts, options)?;
+    sources.sort_by(|a, b| a.name.cmp(&b.name));
+    let outcome = if sources.iter().any(|s| s.has_warnings()) {
+        Outcome::Findings
+    } else {
+        Outcome::Ok
+    };
+    let summary = Summary {
+        archive: path.display().to_string(),
+        hostname: &hostname,
+        stats: &stats,
+        sources: &sources,
+        warnings,
+    };
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        print_summary(&summary);
+    }
+    Ok(outcome)
+}
+
+/// Names of captured secret files, taken from the source reports' details.
+fn secret_files_of(sources: &[SourceReport]) -> Vec<String> {
+    sources
+        .iter()
+        .filter_map(|s| s.details.get("secret_files"))
+        .filter_map(|v| v.as_array())
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+fn secret_warnings(secret_files: &[String]) -> Vec<String> {
+    if secret_files.is_empty() {
+        return Vec::new();
+    }
+    let shown: Vec<&str> = secret_files.iter().take(3).map(String::as_str).collect();
+    vec![format!(
+        "the archive holds {} private key or secret file(s) ({}{}) and is not encrypted; keep it on this host or encrypt it before it leaves",
+        secret_files.len(),
+        shown.join(", "),
+        if secret_files.len() > 3 { ", ..." } else { "" }
+    )]
+}
+
+fn archive_path(
+    output: &Path,
+    hostname: &str,
+    now: &chrono::DateTime<chrono::Utc>,
+) -> Result<PathBuf, CliError> {
+    let name = format!("{hostname}-{}.ocpvault", now.format("%Y%m%dT%H%M%SZ"));
+    if output.is_dir() {
+        return Ok(output.join(name));
+    }
+    if output.exists() {
+        return Err(CliError::new(format!(
+            "--output {}: a file with that name exists; ocpvault never overwrites an archive",
+            output.display()
+        )));
+    }
+    match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() && !p.is_dir() => Err(CliError::new(format!(
+            "--output {}: directory {} does not exist",
+            output.display(),
+            p.display()
+        ))
+        .hint("create the directory first, or pass an existing directory")),
+        _ => Ok(output.to_path_buf()),
+    }
+}
+
+fn print_summary(s: &Summary) {
+    let st = s.stats;
+    println!("archive: {}", s.archive);
+    println!(
+        "entries: {}  objects: {}  read: {}  stored: {}  saved by dedup: {}  archive size: {}",
+        st.entries,
+        st.objects,
+        human_bytes(st.bytes_read),
+        human_bytes(st.bytes_stored),
+        human_bytes(st.dedup_saved),
+        human_bytes(st.archive_size)
+    );
+    for src in s.sources {
+        let missing = src.skipped.iter().filter(|i| i.reason == "missing").count();
+        let other: Vec<_> = src
+            .skipped
+            .iter()
+            .filter(|i| i.reason != "missing")
+            .collect();
+        println!(
+            "source {}: {} ({} captured, {} missing, {} skipped, {} failed)",
+            src.name,
+            src.status.as_str(),
+            src.captured,
+            missing,
+            other.len(),
+            src.failed.len()
+        );
+        for i in &other {
+            println!("  skipped {}: {}", i.path, i.reason);
+        }
+        for f in &src.failed {
+            println!("  failed {}: {}", f.path, f.error);
+        }
+        if let Some(reason) = src.details.get("reason").and_then(|v| v.as_str()) {
+            println!("  {reason}");
+        }
+        if let Some(err) = src.details.get("error").and_then(|v| v.as_str()) {
+            println!("  error: {err}");
+        }
+    }
+    for w in &s.warnings {
+        println!("warning: {w}");
+    }
+}

@@ -1,0 +1,58 @@
+//! Snapshot sources. Each source is one file here; it reads from the host and writes
+//! objects and entries through [`crate::archive::Store`], then reports what it did.
+
+pub mod files;
+pub mod host;
+
+use crate::archive::{ByteString, Entry, EntryType, Store, format_time};
+
+/// Progress callbacks a source may use; the CLI draws them, tests ignore them.
+pub trait Progress {
+    /// Another item was read; `bytes` of content.
+    fn item(&self, _bytes: u64) {}
+    /// A new phase or sub-task started.
+    fn message(&self, _msg: &str) {}
+}
+
+/// Progress that draws nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Adds a synthetic entry under `/.ocpvault/` holding `data`, owned by root with mode
+/// 0600 and the capture time as mtime. Used by the non-file sources.
+pub fn add_generated_file(
+    store: &mut dyn Store,
+    source: &str,
+    path: &str,
+    data: &mut dyn std::io::Read,
+    created: (i64, u32),
+) -> Result<Entry, crate::archive::ArchiveError> {
+    let prepared = store
+        .prepare_object(data)
+        .map_err(|e| crate::archive::ArchiveError::Io {
+            path: path.into(),
+            source: e,
+        })?;
+    let size = prepared.size;
+    let id = store.commit_object(prepared)?;
+    let entry = Entry {
+        path: ByteString::from(path),
+        kind: EntryType::File,
+        source: source.to_string(),
+        mode: 0o600,
+        uid: 0,
+        gid: 0,
+        user: Some("root".into()),
+        group: Some("root".into()),
+        mtime: format_time(created.0, created.1),
+        size,
+        object: Some(id),
+        target: None,
+        link: None,
+        hardlink_group: None,
+        rdev: None,
+        xattrs: Vec::new(),
+    };
+    store.add_entry(entry.clone());
+    Ok(entry)
+}

@@ -1,0 +1,11 @@
+//! ocpvault: offline backup and restore for OpenShift 3.x hosts.
+//!
+//! Layers, each importing only the ones below it:
+//! `cli` -> `collect` / `restore` / `verify` -> `archive`.
+
+pub mod accounts;
+pub mod archive;
+pub mod cli;
+pub mod collect;
+pub mod restore;
+pub mod verify;

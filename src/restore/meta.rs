@@ -1,0 +1,109 @@
+//! Applying recorded metadata: owner, mode, xattrs (SELinux labels, ACLs,
+//! capabilities) and times. Order matters: chown clears setuid bits and file
+//! capabilities, so it comes first, then chmod, then xattrs, then times.
+
+use crate::accounts::Accounts;
+use crate::archive::{Entry, EntryType, parse_time};
+use rustix::fs::{AtFlags, CWD, Timespec, Timestamps};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// How owners and xattrs are applied.
+#[derive(Debug, Clone, Copy)]
+pub struct MetaOptions {
+    pub numeric_owner: bool,
+    pub no_xattrs: bool,
+}
+
+/// A metadata step that failed; the caller decides whether it is a warning.
+#[derive(Debug)]
+pub struct MetaFailure {
+    pub what: String,
+    pub error: std::io::Error,
+}
+
+/// The uid and gid to give `entry` on this host: by name when the name exists here,
+/// else by number (GNU tar's rule); always by number with `numeric_owner`.
+pub fn owner_for(entry: &Entry, accounts: &Accounts, numeric_owner: bool) -> (u32, u32) {
+    if numeric_owner {
+        return (entry.uid, entry.gid);
+    }
+    let uid = entry
+        .user
+        .as_deref()
+        .and_then(|n| accounts.uid(n))
+        .unwrap_or(entry.uid);
+    let gid = entry
+        .group
+        .as_deref()
+        .and_then(|n| accounts.gid(n))
+        .unwrap_or(entry.gid);
+    (uid, gid)
+}
+
+/// Applies everything recorded for `entry` to `path` without following a final
+/// symlink. Returns the steps that failed.
+pub fn apply_metadata(
+    path: &Path,
+    entry: &Entry,
+    accounts: &Accounts,
+    opts: MetaOptions,
+) -> Vec<MetaFailure> {
+    let mut failures = Vec::new();
+    let mut fail = |what: &str, error: std::io::Error| {
+        failures.push(MetaFailure {
+            what: what.to_string(),
+            error,
+        })
+    };
+    let (uid, gid) = owner_for(entry, accounts, opts.numeric_owner);
+    let is_link = entry.kind == EntryType::Symlink;
+    if let Err(e) = rustix::fs::chownat(
+        CWD,
+        path,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    ) {
+        fail(&format!("chown {uid}:{gid}"), e.into());
+    }
+    if !is_link {
+        let mode = rustix::fs::Mode::from_raw_mode(entry.mode);
+        if let Err(e) = rustix::fs::chmodat(CWD, path, mode, AtFlags::empty()) {
+            fail("chmod", e.into());
+        }
+    }
+    if !opts.no_xattrs {
+        for x in &entry.xattrs {
+            let name = std::ffi::OsStr::from_bytes(x.name.as_bytes());
+            if let Err(e) = xattr::set(path, name, &x.value) {
+                fail(&format!("set xattr {}", x.name), e);
+            }
+        }
+    }
+    if let Some((sec, nsec)) = parse_time(&entry.mtime) {
+        let t = Timespec {
+            tv_sec: sec,
+            tv_nsec: nsec as _,
+        };
+        let times = Timestamps {
+            last_access: t,
+            last_modification: t,
+        };
+        if let Err(e) = rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW) {
+            fail("set mtime", e.into());
+        }
+    }
+    failures
+}
+
+/// True when a failed step is only a privilege problem (not root, no CAP_SYS_ADMIN,
+/// or a filesystem without that xattr namespace), which is a warning unless --strict.
+pub fn is_privilege_failure(f: &MetaFailure) -> bool {
+    matches!(
+        f.error.raw_os_error(),
+        Some(code) if code == rustix::io::Errno::PERM.raw_os_error()
+            || code == rustix::io::Errno::ACCESS.raw_os_error()
+            || code == rustix::io::Errno::NOTSUP.raw_os_error()
+    )
+}

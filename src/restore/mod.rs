@@ -1,0 +1,561 @@
+//! The verifying restorer: replays any part of an archive onto the host or under a
+//! target directory.
+//!
+//! Guarantees: every selected entry is checked for path safety before anything is
+//! written; file contents are hash-checked while being written to a temporary file in
+//! the destination directory and only then renamed into place, so a bad object never
+//! replaces a good file; an existing file that differs is kept as
+//! `<name>.ocpvault-old` unless `overwrite`; after writing, each file is read back and
+//! checked again.
+
+pub mod meta;
+pub mod paths;
+
+use crate::accounts::Accounts;
+use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId, RESERVED_PREFIX};
+use meta::{MetaOptions, apply_metadata, is_privilege_failure};
+use paths::{UnsafePath, check_entry, dest_path, prepare_parents};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashSet};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// What to restore and how.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Archive paths (files or subtrees); empty means every host file.
+    pub paths: Vec<String>,
+    /// Directory to restore under; None restores in place (to `/`).
+    pub target: Option<PathBuf>,
+    pub dry_run: bool,
+    pub numeric_owner: bool,
+    pub no_xattrs: bool,
+    pub overwrite: bool,
+    pub strict: bool,
+}
+
+/// What happened to one entry.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Action {
+    pub path: String,
+    /// create, replace, unchanged, update, kept-old, error
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The outcome of a restore.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RestoreReport {
+    pub target: String,
+    pub dry_run: bool,
+    pub actions: Vec<Action>,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+    pub files_written: u64,
+    pub bytes_written: u64,
+}
+
+/// Errors that stop a restore before it writes anything.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("{0}: not in the archive")]
+    NotInArchive(String),
+    #[error(
+        "{0}: paths under {RESERVED_PREFIX} are not host files; restore them with --target DIR"
+    )]
+    ReservedInPlace(String),
+    #[error("{count} unsafe entr{} refused, nothing restored; first: {first}", if *.count == 1 { "y" } else { "ies" })]
+    Unsafe { count: usize, first: UnsafePath },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Restores the selected entries of `reader`.
+pub fn restore(
+    reader: &mut ArchiveReader,
+    opts: &RestoreOptions,
+) -> Result<RestoreReport, RestoreError> {
+    let selected = select(reader, opts)?;
+    let target = opts.target.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let in_place = target == Path::new("/");
+    preflight(reader, &selected, in_place)?;
+    if !opts.dry_run && !target.exists() {
+        std::fs::create_dir_all(&target).map_err(|e| RestoreError::Io {
+            path: target.display().to_string(),
+            source: e,
+        })?;
+    }
+    let mut r = Restorer {
+        target: target.clone(),
+        opts,
+        accounts: Accounts::host(),
+        report: RestoreReport {
+            target: target.display().to_string(),
+            dry_run: opts.dry_run,
+            ..Default::default()
+        },
+        dirs_to_sync: BTreeSet::new(),
+    };
+    let entries: Vec<Entry> = selected
+        .iter()
+        .map(|i| reader.manifest().entries[*i].clone())
+        .collect();
+    // Files, dirs, symlinks and specials in path order; hard links after their files;
+    // directory metadata last, deepest first, so writing children does not disturb it.
+    for e in entries.iter().filter(|e| e.kind != EntryType::Hardlink) {
+        r.restore_entry(reader, e);
+    }
+    for e in entries.iter().filter(|e| e.kind == EntryType::Hardlink) {
+        r.restore_entry(reader, e);
+    }
+    for e in entries.iter().rev().filter(|e| e.kind == EntryType::Dir) {
+        r.finish_dir(e);
+    }
+    if !opts.dry_run {
+        for dir in &r.dirs_to_sync {
+            if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+                r.report
+                    .warnings
+                    .push(format!("{}: fsync failed: {e}", dir.display()));
+            }
+        }
+    }
+    Ok(r.report)
+}
+
+fn select(reader: &ArchiveReader, opts: &RestoreOptions) -> Result<Vec<usize>, RestoreError> {
+    let entries = &reader.manifest().entries;
+    if opts.paths.is_empty() {
+        return Ok((0..entries.len())
+            .filter(|i| !entries[*i].is_reserved())
+            .collect());
+    }
+    let mut chosen = BTreeSet::new();
+    for p in &opts.paths {
+        let p = p.trim_end_matches('/');
+        if p.starts_with(RESERVED_PREFIX.trim_end_matches('/')) && opts.target.is_none() {
+            return Err(RestoreError::ReservedInPlace(p.to_string()));
+        }
+        let prefix = format!("{p}/");
+        let before = chosen.len();
+        for (i, e) in entries.iter().enumerate() {
+            let ep = e.path.as_bytes();
+            if ep == p.as_bytes() || ep.starts_with(prefix.as_bytes()) {
+                chosen.insert(i);
+            }
+        }
+        if chosen.len() == before {
+            return Err(RestoreError::NotInArchive(p.to_string()));
+        }
+    }
+    Ok(chosen.into_iter().collect())
+}
+
+fn preflight(
+    reader: &ArchiveReader,
+    selected: &[usize],
+    in_place: bool,
+) -> Result<(), RestoreError> {
+    let m = reader.manifest();
+    let is_file = |p: &[u8]| m.entry(p).is_some_and(|e| e.kind == EntryType::File);
+    let mut problems: Vec<UnsafePath> = Vec::new();
+    for i in selected {
+        if let Err(u) = check_entry(&m.entries[*i], in_place, is_file) {
+            problems.push(u);
+        }
+    }
+    match problems.into_iter().next() {
+        None => Ok(()),
+        Some(first) => Err(RestoreError::Unsafe {
+            count: selected
+                .iter()
+                .filter(|i| check_entry(&m.entries[**i], in_place, is_file).is_err())
+                .count(),
+            first,
+        }),
+    }
+}
+
+struct Restorer<'a> {
+    target: PathBuf,
+    opts: &'a RestoreOptions,
+    accounts: Accounts,
+    report: RestoreReport,
+    dirs_to_sync: BTreeSet<PathBuf>,
+}
+
+impl Restorer<'_> {
+    fn act(&mut self, entry: &Entry, action: &'static str, detail: Option<String>) {
+        self.report.actions.push(Action {
+            path: entry.path.to_string(),
+            action,
+            detail,
+        });
+    }
+
+    fn error(&mut self, entry: &Entry, msg: String) {
+        self.report.errors.push(format!("{}: {msg}", entry.path));
+        self.act(entry, "error", Some(msg));
+    }
+
+    fn restore_entry(&mut self, reader: &mut ArchiveReader, entry: &Entry) {
+        let dest = dest_path(&self.target, entry.path.as_bytes());
+        match prepare_parents(&self.target, entry.path.as_bytes(), !self.opts.dry_run) {
+            Ok(made) => {
+                if let Some(first) = made.first() {
+                    self.dirs_to_sync
+                        .insert(first.parent().unwrap_or(&self.target).to_path_buf());
+                }
+            }
+            Err(u) => return self.error(entry, u.to_string()),
+        }
+        let result = match entry.kind {
+            EntryType::File => self.restore_file(reader, entry, &dest),
+            EntryType::Dir => self.restore_dir(entry, &dest),
+            EntryType::Symlink => self.restore_symlink(entry, &dest),
+            EntryType::Hardlink => self.restore_hardlink(entry, &dest),
+            EntryType::Fifo | EntryType::Char | EntryType::Block => {
+                self.restore_special(entry, &dest)
+            }
+        };
+        if let Err(e) = result {
+            self.error(entry, e.to_string());
+        }
+    }
+
+    fn apply(&mut self, path: &Path, entry: &Entry) {
+        if self.opts.dry_run {
+            return;
+        }
+        let mo = MetaOptions {
+            numeric_owner: self.opts.numeric_owner,
+            no_xattrs: self.opts.no_xattrs,
+        };
+        for f in apply_metadata(path, entry, &self.accounts, mo) {
+            let msg = format!("{}: {}: {}", entry.path, f.what, f.error);
+            if is_privilege_failure(&f) && !self.opts.strict {
+                self.report.warnings.push(msg);
+            } else {
+                self.report.errors.push(msg);
+            }
+        }
+    }
+
+    /// Keeps an existing, different file as `<name>.ocpvault-old[.N]` (hard link, so
+    /// the original name never disappears), unless --overwrite.
+    fn keep_old(&mut self, dest: &Path) -> io::Result<Option<PathBuf>> {
+        if self.opts.overwrite {
+            return Ok(None);
+        }
+        let base = dest.as_os_str().to_owned();
+        for n in 0..1000 {
+            let mut name = base.clone();
+            name.push(".ocpvault-old");
+            if n > 0 {
+                name.push(format!(".{n}"));
+            }
+            let old = PathBuf::from(name);
+            if std::fs::symlink_metadata(&old).is_ok() {
+                continue;
+            }
+            if !self.opts.dry_run {
+                let meta = std::fs::symlink_metadata(dest)?;
+                if meta.is_file() {
+                    std::fs::hard_link(dest, &old)?;
+                } else {
+                    std::fs::rename(dest, &old)?;
+                }
+            }
+            return Ok(Some(old));
+        }
+        Err(io::Error::other("too many .ocpvault-old copies"))
+    }
+
+    fn restore_file(
+        &mut self,
+        reader: &mut ArchiveReader,
+        entry: &Entry,
+        dest: &Path,
+    ) -> Result<(), RestoreError> {
+        let io_err = |e: io::Error| RestoreError::Io {
+            path: entry.path.to_string(),
+            source: e,
+        };
+        let id = entry.object.ok_or_else(|| {
+            io_err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "file entry has no object",
+            ))
+        })?;
+        let existing = std::fs::symlink_metadata(dest).ok();
+        let same = match &existing {
+            Some(m) if m.is_file() && m.len() == entry.size => {
+                hash_file(dest).map(|h| h == id).unwrap_or(false)
+            }
+            _ => false,
+        };
+        if same {
+            self.act(entry, "unchanged", None);
+            self.apply(dest, entry);
+            return Ok(());
+        }
+        let kept = match &existing {
+            Some(m) if !m.is_dir() => self.keep_old(dest).map_err(io_err)?,
+            Some(_) => {
+                return Err(io_err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a directory is in the way",
+                )));
+            }
+            None => None,
+        };
+        let action = if existing.is_some() {
+            "replace"
+        } else {
+            "create"
+        };
+        let detail = kept.map(|k| format!("previous file kept as {}", k.display()));
+        if self.opts.dry_run {
+            self.act(entry, action, detail);
+            return Ok(());
+        }
+        let parent = dest.parent().unwrap_or(&self.target).to_path_buf();
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".ocpvault-tmp-")
+            .tempfile_in(&parent)
+            .map_err(io_err)?;
+        {
+            let mut obj = reader
+                .open_object(&id)
+                .map_err(|e| io_err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))?;
+            // ObjectReader fails the copy if the bytes do not hash to `id`; the
+            // temporary file is then dropped and nothing is replaced.
+            io::copy(&mut obj, tmp.as_file_mut()).map_err(io_err)?;
+        }
+        tmp.as_file().sync_all().map_err(io_err)?;
+        self.apply(tmp.path(), entry);
+        tmp.persist(dest).map_err(|e| io_err(e.error))?;
+        self.dirs_to_sync.insert(parent);
+        self.report.files_written += 1;
+        self.report.bytes_written += entry.size;
+        match hash_file(dest) {
+            Ok(h) if h == id => {}
+            Ok(h) => {
+                return Err(io_err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("read back {h}, expected {id}"),
+                )));
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+        self.act(entry, action, detail);
+        Ok(())
+    }
+
+    fn restore_dir(&mut self, entry: &Entry, dest: &Path) -> Result<(), RestoreError> {
+        match std::fs::symlink_metadata(dest) {
+            Ok(m) if m.is_dir() => {
+                self.act(entry, "update", None);
+                Ok(())
+            }
+            Ok(_) => Err(RestoreError::Io {
+                path: entry.path.to_string(),
+                source: io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a non-directory is in the way",
+                ),
+            }),
+            Err(_) => {
+                if !self.opts.dry_run {
+                    std::fs::create_dir(dest).map_err(|e| RestoreError::Io {
+                        path: entry.path.to_string(),
+                        source: e,
+                    })?;
+                    self.dirs_to_sync
+                        .insert(dest.parent().unwrap_or(&self.target).to_path_buf());
+                }
+                self.act(entry, "create", None);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish_dir(&mut self, entry: &Entry) {
+        let dest = dest_path(&self.target, entry.path.as_bytes());
+        if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+            self.apply(&dest, entry);
+        }
+    }
+
+    fn restore_symlink(&mut self, entry: &Entry, dest: &Path) -> Result<(), RestoreError> {
+        let io_err = |e: io::Error| RestoreError::Io {
+            path: entry.path.to_string(),
+            source: e,
+        };
+        let target = entry.target.clone().unwrap_or_default();
+        if let Ok(cur) = std::fs::read_link(dest) {
+            if cur.as_os_str().as_encoded_bytes() == target.as_bytes() {
+                self.act(entry, "unchanged", None);
+                self.apply(dest, entry);
+                return Ok(());
+            }
+        }
+        let existing = std::fs::symlink_metadata(dest).ok();
+        if existing.as_ref().is_some_and(|m| m.is_dir()) {
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a directory is in the way",
+            )));
+        }
+        let kept = if existing.is_some() {
+            self.keep_old(dest).map_err(io_err)?
+        } else {
+            None
+        };
+        let action = if existing.is_some() {
+            "replace"
+        } else {
+            "create"
+        };
+        if !self.opts.dry_run {
+            let tmp = temp_sibling(dest);
+            std::os::unix::fs::symlink(target.as_path(), &tmp).map_err(io_err)?;
+            self.apply(&tmp, entry);
+            std::fs::rename(&tmp, dest).map_err(io_err)?;
+        }
+        self.act(
+            entry,
+            action,
+            kept.map(|k| format!("previous kept as {}", k.display())),
+        );
+        Ok(())
+    }
+
+    fn restore_hardlink(&mut self, entry: &Entry, dest: &Path) -> Result<(), RestoreError> {
+        let io_err = |e: io::Error| RestoreError::Io {
+            path: entry.path.to_string(),
+            source: e,
+        };
+        let link = entry.link.clone().unwrap_or_default();
+        let first = dest_path(&self.target, link.as_bytes());
+        if let (Ok(a), Ok(b)) = (
+            std::fs::symlink_metadata(&first),
+            std::fs::symlink_metadata(dest),
+        ) {
+            if a.ino() == b.ino() && a.dev() == b.dev() {
+                self.act(entry, "unchanged", None);
+                return Ok(());
+            }
+        }
+        if self.opts.dry_run {
+            self.act(entry, "create", Some(format!("hard link to {link}")));
+            return Ok(());
+        }
+        if !first.exists() {
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("hard link target {link} was not restored; select it too"),
+            )));
+        }
+        let existing = std::fs::symlink_metadata(dest).is_ok();
+        if existing {
+            self.keep_old(dest).map_err(io_err)?;
+        }
+        let tmp = temp_sibling(dest);
+        std::fs::hard_link(&first, &tmp).map_err(io_err)?;
+        std::fs::rename(&tmp, dest).map_err(io_err)?;
+        self.act(
+            entry,
+            if existing { "replace" } else { "create" },
+            Some(format!("hard link to {link}")),
+        );
+        Ok(())
+    }
+
+    fn restore_special(&mut self, entry: &Entry, dest: &Path) -> Result<(), RestoreError> {
+        use rustix::fs::{CWD, FileType, Mode, makedev, mknodat};
+        let io_err = |e: io::Error| RestoreError::Io {
+            path: entry.path.to_string(),
+            source: e,
+        };
+        let (ft, dev) = match entry.kind {
+            EntryType::Fifo => (FileType::Fifo, 0),
+            EntryType::Char | EntryType::Block => {
+                let r = entry
+                    .rdev
+                    .unwrap_or(crate::archive::Rdev { major: 0, minor: 0 });
+                let ft = if entry.kind == EntryType::Char {
+                    FileType::CharacterDevice
+                } else {
+                    FileType::BlockDevice
+                };
+                (ft, makedev(r.major, r.minor))
+            }
+            _ => unreachable!("restore_special is only called for special files"),
+        };
+        if let Ok(m) = std::fs::symlink_metadata(dest) {
+            let same = match entry.kind {
+                EntryType::Fifo => m.file_type().is_fifo(),
+                EntryType::Char => m.file_type().is_char_device() && m.rdev() == dev,
+                _ => m.file_type().is_block_device() && m.rdev() == dev,
+            };
+            if same {
+                self.act(entry, "unchanged", None);
+                self.apply(dest, entry);
+                return Ok(());
+            }
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a different file is in the way",
+            )));
+        }
+        if !self.opts.dry_run {
+            mknodat(CWD, dest, ft, Mode::from_raw_mode(0o600), dev)
+                .map_err(|e| io_err(e.into()))?;
+            self.apply(dest, entry);
+        }
+        self.act(entry, "create", None);
+        Ok(())
+    }
+}
+
+fn temp_sibling(dest: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".ocpvault-tmp-");
+    name.push(dest.file_name().unwrap_or_default());
+    name.push(format!(".{}", std::process::id()));
+    dest.with_file_name(name)
+}
+
+/// SHA-256 of a file on disk, streamed.
+pub fn hash_file(path: &Path) -> io::Result<ObjectId> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(ObjectId::from_hasher(h))
+}
+
+/// Paths selected for a restore, for callers that list them first.
+pub fn selected_paths(
+    reader: &ArchiveReader,
+    opts: &RestoreOptions,
+) -> Result<HashSet<String>, RestoreError> {
+    let sel = select(reader, opts)?;
+    Ok(sel
+        .into_iter()
+        .map(|i| reader.manifest().entries[i].path.to_string())
+        .collect())
+}

@@ -1,0 +1,211 @@
+//! Path safety for restore: nothing is ever written outside the target directory.
+//!
+//! Entry paths must be normalised absolute paths (spec §5.2); symlink entries may not
+//! point above the target; existing parent directories under the target must be real
+//! directories, not symlinks, so a write can never be redirected elsewhere.
+
+use crate::archive::{Entry, EntryType, is_normalized_path};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Why an entry cannot be restored safely.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UnsafePath {
+    #[error(
+        "{0}: refusing path that is not absolute and normalised (contains '..', '.', '//' or NUL)"
+    )]
+    BadPath(String),
+    #[error("{0}: refusing symlink whose target {1:?} escapes the restore target")]
+    EscapingSymlink(String, String),
+    #[error(
+        "{0}: refusing absolute symlink target {1:?} under --target (restore it in place, without --target)"
+    )]
+    AbsoluteSymlink(String, String),
+    #[error("{0}: refusing hard link to {1:?}, which is not a file entry in this archive")]
+    BadHardlink(String, String),
+    #[error("{0}: refusing to write through symlinked parent directory {1}")]
+    SymlinkParent(String, String),
+    #[error("{0}: parent {1} exists and is not a directory")]
+    ParentNotDir(String, String),
+}
+
+/// Checks one entry before anything is written. `in_place` is true when the target is
+/// `/`, where absolute symlinks are the host's own and allowed.
+pub fn check_entry(
+    entry: &Entry,
+    in_place: bool,
+    is_file_path: impl Fn(&[u8]) -> bool,
+) -> Result<(), UnsafePath> {
+    let shown = entry.path.to_string();
+    if !is_normalized_path(entry.path.as_bytes()) {
+        return Err(UnsafePath::BadPath(shown));
+    }
+    match entry.kind {
+        EntryType::Symlink => {
+            let target = entry.target.as_ref().map(|t| t.as_bytes()).unwrap_or(b"");
+            let shown_target = String::from_utf8_lossy(target).into_owned();
+            if target.is_empty() || target.contains(&0) {
+                return Err(UnsafePath::EscapingSymlink(shown, shown_target));
+            }
+            if target[0] == b'/' {
+                if !in_place {
+                    return Err(UnsafePath::AbsoluteSymlink(shown, shown_target));
+                }
+            } else if escapes(entry.path.as_bytes(), target) {
+                return Err(UnsafePath::EscapingSymlink(shown, shown_target));
+            }
+        }
+        EntryType::Hardlink => {
+            let link = entry.link.as_ref().map(|l| l.as_bytes()).unwrap_or(b"");
+            if !is_normalized_path(link) || !is_file_path(link) {
+                return Err(UnsafePath::BadHardlink(
+                    shown,
+                    String::from_utf8_lossy(link).into_owned(),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// True when a relative symlink target, resolved from the link's directory, climbs
+/// above the root.
+fn escapes(link_path: &[u8], target: &[u8]) -> bool {
+    // Depth of the directory holding the link: "/etc/a/link" -> 2.
+    let mut depth = link_path[1..].split(|b| *b == b'/').count() as i64 - 1;
+    for comp in target.split(|b| *b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// The host path for an archive path under `target`.
+pub fn dest_path(target: &Path, archive_path: &[u8]) -> PathBuf {
+    target.join(OsStr::from_bytes(&archive_path[1..]))
+}
+
+/// Creates missing parents of `archive_path` under `target` (mode 0700 until their own
+/// entries set it) and refuses symlinked or non-directory parents.
+pub fn prepare_parents(
+    target: &Path,
+    archive_path: &[u8],
+    create: bool,
+) -> Result<Vec<PathBuf>, UnsafePath> {
+    let shown = String::from_utf8_lossy(archive_path).into_owned();
+    let mut created = Vec::new();
+    let mut cur = target.to_path_buf();
+    let comps: Vec<&[u8]> = archive_path[1..].split(|b| *b == b'/').collect();
+    for comp in &comps[..comps.len() - 1] {
+        cur.push(OsStr::from_bytes(comp));
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(UnsafePath::SymlinkParent(shown, cur.display().to_string()));
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(UnsafePath::ParentNotDir(shown, cur.display().to_string()));
+            }
+            Ok(_) => {}
+            Err(_) if create => {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&cur)
+                    .map_err(|_| {
+                        UnsafePath::ParentNotDir(shown.clone(), cur.display().to_string())
+                    })?;
+                created.push(cur.clone());
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::ByteString;
+
+    fn entry(path: &[u8], kind: EntryType, target: Option<&[u8]>) -> Entry {
+        Entry {
+            path: ByteString(path.to_vec()),
+            kind,
+            source: "files".into(),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            user: None,
+            group: None,
+            mtime: "2026-01-01T00:00:00Z".into(),
+            size: 0,
+            object: None,
+            target: target.map(|t| ByteString(t.to_vec())),
+            link: target.map(|t| ByteString(t.to_vec())),
+            hardlink_group: None,
+            rdev: None,
+            xattrs: vec![],
+        }
+    }
+
+    #[test]
+    fn refuses_dot_dot_and_relative_paths() {
+        for p in [&b"/etc/../../x"[..], b"etc/x", b"/etc/./x", b"/"] {
+            let e = entry(p, EntryType::File, None);
+            assert!(matches!(
+                check_entry(&e, false, |_| true),
+                Err(UnsafePath::BadPath(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn symlink_escapes_are_refused() {
+        let ok = entry(
+            b"/etc/sysconfig/selinux",
+            EntryType::Symlink,
+            Some(b"../selinux/config"),
+        );
+        assert!(check_entry(&ok, false, |_| true).is_ok());
+        let bad = entry(b"/etc/x", EntryType::Symlink, Some(b"../../../etc/shadow"));
+        assert!(matches!(
+            check_entry(&bad, false, |_| true),
+            Err(UnsafePath::EscapingSymlink(..))
+        ));
+        let abs = entry(b"/etc/x", EntryType::Symlink, Some(b"/etc/shadow"));
+        assert!(matches!(
+            check_entry(&abs, false, |_| true),
+            Err(UnsafePath::AbsoluteSymlink(..))
+        ));
+        assert!(check_entry(&abs, true, |_| true).is_ok());
+    }
+
+    #[test]
+    fn hardlinks_must_name_a_file_entry() {
+        let e = entry(b"/etc/b", EntryType::Hardlink, Some(b"/etc/a"));
+        assert!(check_entry(&e, false, |p| p == b"/etc/a").is_ok());
+        assert!(check_entry(&e, false, |_| false).is_err());
+    }
+
+    #[test]
+    fn symlinked_parent_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/tmp", dir.path().join("etc/origin")).unwrap();
+        let err = prepare_parents(dir.path(), b"/etc/origin/master/x", true).unwrap_err();
+        assert!(matches!(err, UnsafePath::SymlinkParent(..)));
+        let made = prepare_parents(dir.path(), b"/etc/new/deeper/x", true).unwrap();
+        assert_eq!(made.len(), 2);
+        assert!(dir.path().join("etc/new/deeper").is_dir());
+    }
+}

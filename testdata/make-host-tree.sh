@@ -1,0 +1,444 @@
+#!/usr/bin/env bash
+# Generates a realistic OpenShift 3.11 master host tree (also an etcd member and a
+# node) under DIR, following the file list of the Day Two Operations Guide, section
+# 4.1 "Creating a master host backup", and 4.6.1.1 for /etc/etcd.
+#
+#   testdata/make-host-tree.sh DIR
+#
+# Certificates are real (openssl, EC P-256), keys are 0600, kubeconfigs 0600. Owners,
+# SELinux labels (security.selinux), a POSIX ACL and a user.* xattr are applied when
+# running as root on a filesystem with xattr support; each step that cannot run here
+# is skipped with a printed reason. Includes a relative symlink and a hard link.
+set -euo pipefail
+
+root=${1:?usage: make-host-tree.sh DIR}
+host=master-0.example.com
+mkdir -p "$root"
+root=$(cd "$root" && pwd)
+umask 022
+
+d() { mkdir -p "$root$1"; }
+# f PATH MODE <<content
+f() { d "$(dirname "$1")"; cat > "$root$1"; chmod "$2" "$root$1"; }
+
+# --- Certificates: one cluster CA, one etcd CA, leaf certs signed by them ---------
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+have_openssl=1; command -v openssl >/dev/null || have_openssl=0
+mkca() { # name cn
+  if [ $have_openssl = 1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=$2" -keyout "$tmp/$1.key" -out "$tmp/$1.crt" 2>/dev/null
+  else
+    printf -- '-----BEGIN CERTIFICATE-----\nZmFrZSBjYSAlcwo=\n-----END CERTIFICATE-----\n' "$2" > "$tmp/$1.crt"
+    printf -- '-----BEGIN PRIVATE KEY-----\nZmFrZSBrZXkK\n-----END PRIVATE KEY-----\n' > "$tmp/$1.key"
+  fi
+}
+leaf() { # name cn ca
+  if [ $have_openssl = 1 ]; then
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$2" \
+      -keyout "$tmp/$1.key" -out "$tmp/$1.csr" 2>/dev/null
+    openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/$3.crt" -CAkey "$tmp/$3.key" \
+      -CAcreateserial -days 730 -out "$tmp/$1.crt" 2>/dev/null
+  else
+    cp "$tmp/$3.crt" "$tmp/$1.crt"; cp "$tmp/$3.key" "$tmp/$1.key"; echo csr > "$tmp/$1.csr"
+  fi
+}
+[ $have_openssl = 1 ] || echo "make-host-tree: openssl not found; writing placeholder PEM files" >&2
+mkca ca "openshift-signer@1700000000"
+mkca etcdca "etcd-signer@1700000000"
+mkca signer "openshift-service-serving-signer@1700000000"
+for n in admin master.server master.kubelet-client master.proxy-client openshift-master \
+         master.etcd-client openshift-router registry etcd.server server node; do
+  leaf "$n" "$n" ca
+done
+leaf peer "$host" etcdca; leaf etcdserver "$host" etcdca; leaf flannel "flannel" etcdca
+
+put() { # src dst mode
+  d "$(dirname "$2")"; cp "$tmp/$1" "$root$2"; chmod "$3" "$root$2"; }
+
+# --- /etc basics --------------------------------------------------------------------
+echo "$host" | f /etc/hostname 0644
+f /etc/os-release 0644 <<'X'
+NAME="Red Hat Enterprise Linux Server"
+VERSION="7.9 (Maipo)"
+ID="rhel"
+VERSION_ID="7.9"
+PRETTY_NAME="Red Hat Enterprise Linux Server 7.9 (Maipo)"
+X
+echo "Red Hat Enterprise Linux Server release 7.9 (Maipo)" | f /etc/redhat-release 0644
+f /etc/selinux/config 0644 <<'X'
+SELINUX=enforcing
+SELINUXTYPE=targeted
+X
+
+# --- /etc/origin/master --------------------------------------------------------------
+m=/etc/origin/master
+put ca.crt $m/ca.crt 0644; put ca.key $m/ca.key 0600
+cat "$tmp/ca.crt" "$tmp/signer.crt" > "$tmp/ca-bundle.crt"; put ca-bundle.crt $m/ca-bundle.crt 0644
+echo 0B | f $m/ca.serial.txt 0644
+put signer.crt $m/service-signer.crt 0644; put signer.key $m/service-signer.key 0600
+for n in master.proxy-client openshift-master master.server master.kubelet-client admin \
+         etcd.server master.etcd-client openshift-router registry; do
+  put $n.crt $m/$n.crt 0644; put $n.key $m/$n.key 0600
+done
+put master.etcd-client.csr $m/master.etcd-client.csr 0644
+put etcdca.crt $m/master.etcd-ca.crt 0644
+openssl_pub() { if [ $have_openssl = 1 ]; then openssl pkey -in "$tmp/signer.key" -pubout 2>/dev/null; else echo pub; fi; }
+put signer.key $m/serviceaccounts.private.key 0600
+openssl_pub | f $m/serviceaccounts.public.key 0644
+kubeconfig() { # user server
+cat <<X
+apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: $(base64 -w0 < "$tmp/ca.crt")
+    server: $2
+  name: master-0-example-com:8443
+contexts:
+- context:
+    cluster: master-0-example-com:8443
+    namespace: default
+    user: $1/master-0-example-com:8443
+  name: default/master-0-example-com:8443/$1
+current-context: default/master-0-example-com:8443/$1
+kind: Config
+preferences: {}
+users:
+- name: $1/master-0-example-com:8443
+  user:
+    client-certificate-data: $(base64 -w0 < "$tmp/admin.crt")
+    client-key-data: $(base64 -w0 < "$tmp/admin.key")
+X
+}
+kubeconfig system:admin https://master-0.example.com:8443 | f $m/admin.kubeconfig 0600
+kubeconfig system:openshift-master https://master-0.example.com:8443 | f $m/openshift-master.kubeconfig 0600
+f $m/policy.json 0644 <<'X'
+{"kind":"List","apiVersion":"v1","items":[]}
+X
+f $m/scheduler.json 0644 <<'X'
+{"apiVersion":"v1","kind":"Policy","predicates":[{"name":"NoVolumeZoneConflict"},{"name":"MaxEBSVolumeCount"},{"name":"MatchNodeSelector"},{"name":"PodFitsResources"}],"priorities":[{"name":"LeastRequestedPriority","weight":1},{"name":"SelectorSpreadPriority","weight":1}]}
+X
+f $m/htpasswd 0600 <<'X'
+admin:$apr1$5qS1lD7Y$3yYbHLnJq6MbTOS0u9vqC1
+developer:$apr1$Zs1ykFp1$N.Ks4E0pWe7G/yNd4O5gQ1
+X
+f $m/session-secrets.yaml 0600 <<'X'
+apiVersion: v1
+kind: SessionSecrets
+secrets:
+- authentication: "q8Jx1m3bT2lV0s7aW9cE4rY6uI5oP3kZ"
+  encryption: "Hs7dK2mQ9wX4bN1vC6zL8pR3tY5uE0aJ"
+X
+f $m/master-config.yaml 0600 <<'X'
+admissionConfig:
+  pluginConfig:
+    BuildDefaults:
+      configuration:
+        apiVersion: v1
+        env: []
+        kind: BuildDefaultsConfig
+        resources: {limits: {}, requests: {}}
+apiLevels:
+- v1
+apiVersion: v1
+authConfig:
+  requestHeader:
+    clientCA: front-proxy-ca.crt
+    clientCommonNames: [aggregator-front-proxy]
+controllerConfig:
+  election: {lockName: openshift-master-controllers}
+  serviceServingCert:
+    signer: {certFile: service-signer.crt, keyFile: service-signer.key}
+etcdClientInfo:
+  ca: master.etcd-ca.crt
+  certFile: master.etcd-client.crt
+  keyFile: master.etcd-client.key
+  urls:
+  - https://master-0.example.com:2379
+etcdStorageConfig:
+  kubernetesStoragePrefix: kubernetes.io
+  kubernetesStorageVersion: v1
+  openShiftStoragePrefix: openshift.io
+  openShiftStorageVersion: v1
+imageConfig:
+  format: registry.redhat.io/openshift3/ose-${component}:${version}
+  latest: false
+kind: MasterConfig
+kubeletClientInfo:
+  ca: ca-bundle.crt
+  certFile: master.kubelet-client.crt
+  keyFile: master.kubelet-client.key
+  port: 10250
+masterPublicURL: https://master-0.example.com:8443
+networkConfig:
+  clusterNetworks:
+  - cidr: 10.128.0.0/14
+    hostSubnetLength: 9
+  networkPluginName: redhat/openshift-ovs-subnet
+  serviceNetworkCIDR: 172.30.0.0/16
+oauthConfig:
+  identityProviders:
+  - challenge: true
+    login: true
+    mappingMethod: claim
+    name: htpasswd_auth
+    provider:
+      apiVersion: v1
+      file: /etc/origin/master/htpasswd
+      kind: HTPasswdPasswordIdentityProvider
+  masterPublicURL: https://master-0.example.com:8443
+  sessionConfig: {sessionSecretsFile: /etc/origin/master/session-secrets.yaml}
+servingInfo:
+  bindAddress: 0.0.0.0:8443
+  certFile: master.server.crt
+  clientCA: ca.crt
+  keyFile: master.server.key
+X
+g=/etc/origin/generated-configs/master-master-0.example.com
+put master.server.crt $g/master.server.crt 0644; put master.server.key $g/master.server.key 0600
+f /etc/origin/cloudprovider/openstack.conf 0640 <<'X'
+[Global]
+auth-url = https://keystone.example.com:5000/v3
+username = openshift
+password = changeme
+tenant-name = ocp
+domain-name = Default
+X
+
+# --- /etc/origin/node (masters are nodes too) ---------------------------------------
+n=/etc/origin/node
+put ca.crt $n/ca.crt 0644
+put node.crt "$n/system:node:$host.crt" 0644; put node.key "$n/system:node:$host.key" 0600
+kubeconfig "system:node:$host" https://master-0.example.com:8443 | f "$n/system:node:$host.kubeconfig" 0600
+put server.crt $n/server.crt 0644; put server.key $n/server.key 0600
+f $n/node-dnsmasq.conf 0644 <<'X'
+server=/in-addr.arpa/127.0.0.1
+server=/cluster.local/127.0.0.1
+X
+f $n/resolv.conf 0644 <<'X'
+nameserver 192.168.55.1
+search example.com
+X
+f $n/node-config.yaml 0644 <<'X'
+apiVersion: v1
+kind: NodeConfig
+dnsBindAddress: 127.0.0.1:53
+dnsDomain: cluster.local
+dnsIP: 0.0.0.0
+dnsRecursiveResolvConf: /etc/origin/node/resolv.conf
+iptablesSyncPeriod: 30s
+kubeletArguments:
+  node-labels: ["node-role.kubernetes.io/master=true"]
+masterKubeConfig: node.kubeconfig
+networkConfig: {mtu: 1450, networkPluginName: redhat/openshift-ovs-subnet}
+servingInfo: {bindAddress: 0.0.0.0:10250, certFile: server.crt, clientCA: client-ca.crt, keyFile: server.key}
+X
+put flannel.key $n/flannel.etcd-client.key 0600; put flannel.csr $n/flannel.etcd-client.csr 0644
+put flannel.crt $n/flannel.etcd-client.crt 0644; put etcdca.crt $n/flannel.etcd-ca.crt 0644
+# client-ca.crt is a hard link to ca.crt (same inode, recorded as a hard-link group).
+ln "$root$n/ca.crt" "$root$n/client-ca.crt"
+p=$n/pods
+f $p/apiserver.yaml 0600 <<'X'
+apiVersion: v1
+kind: Pod
+metadata: {name: master-api, namespace: kube-system, labels: {openshift.io/component: api}}
+spec:
+  hostNetwork: true
+  containers:
+  - name: api
+    image: registry.redhat.io/openshift3/ose-control-plane:v3.11
+    command: ["/bin/bash", "-c", "exec openshift start master api --config=/etc/origin/master/master-config.yaml"]
+X
+f $p/controller.yaml 0600 <<'X'
+apiVersion: v1
+kind: Pod
+metadata: {name: master-controllers, namespace: kube-system}
+spec:
+  hostNetwork: true
+  containers:
+  - name: controllers
+    image: registry.redhat.io/openshift3/ose-control-plane:v3.11
+X
+f $p/etcd.yaml 0600 <<'X'
+apiVersion: v1
+kind: Pod
+metadata: {name: master-etcd, namespace: kube-system, labels: {openshift.io/component: etcd}}
+spec:
+  hostNetwork: true
+  containers:
+  - name: etcd
+    image: registry.redhat.io/rhel7/etcd:3.2.28
+    workingDir: /var/lib/etcd
+    command: ["/bin/sh", "-c", "source /etc/etcd/etcd.conf && exec etcd"]
+    livenessProbe:
+      exec:
+        command: ["etcdctl", "--cert-file", "/etc/etcd/peer.crt", "--key-file", "/etc/etcd/peer.key", "--ca-file", "/etc/etcd/ca.crt", "-C", "https://192.168.55.8:2379", "cluster-health"]
+X
+
+# --- /etc/etcd ---------------------------------------------------------------------
+e=/etc/etcd
+f $e/etcd.conf 0644 <<X
+ETCD_NAME=$host
+ETCD_LISTEN_PEER_URLS=https://192.168.55.8:2380
+ETCD_DATA_DIR=/var/lib/etcd/
+ETCD_HEARTBEAT_INTERVAL=500
+ETCD_ELECTION_TIMEOUT=2500
+ETCD_LISTEN_CLIENT_URLS=https://192.168.55.8:2379
+ETCD_INITIAL_ADVERTISE_PEER_URLS=https://192.168.55.8:2380
+ETCD_INITIAL_CLUSTER=$host=https://192.168.55.8:2380
+ETCD_INITIAL_CLUSTER_STATE=new
+ETCD_INITIAL_CLUSTER_TOKEN=etcd-cluster-1
+ETCD_ADVERTISE_CLIENT_URLS=https://192.168.55.8:2379
+ETCD_TRUSTED_CA_FILE=/etc/etcd/ca.crt
+ETCD_CLIENT_CERT_AUTH=true
+ETCD_CERT_FILE=/etc/etcd/server.crt
+ETCD_KEY_FILE=/etc/etcd/server.key
+ETCD_PEER_TRUSTED_CA_FILE=/etc/etcd/ca.crt
+ETCD_PEER_CLIENT_CERT_AUTH=true
+ETCD_PEER_CERT_FILE=/etc/etcd/peer.crt
+ETCD_PEER_KEY_FILE=/etc/etcd/peer.key
+X
+put etcdca.crt $e/ca.crt 0644
+put peer.crt $e/peer.crt 0644; put peer.key $e/peer.key 0600
+put etcdserver.crt $e/server.crt 0644; put etcdserver.key $e/server.key 0600
+put etcdca.crt $e/ca/ca.crt 0644; put etcdca.key $e/ca/ca.key 0600
+echo 01 | f $e/ca/serial 0644; : | f $e/ca/index.txt 0644
+d $e/ca/certs; d $e/ca/crl; d $e/ca/fragments
+put peer.crt "$e/generated_certs/etcd-$host/peer.crt" 0644
+put peer.key "$e/generated_certs/etcd-$host/peer.key" 0600
+put etcdca.crt "$e/generated_certs/etcd-$host/ca.crt" 0644
+
+# --- /etc/sysconfig ------------------------------------------------------------------
+s=/etc/sysconfig
+f $s/atomic-openshift-node 0644 <<'X'
+OPTIONS=
+DEBUG_LOGLEVEL=2
+IMAGE_VERSION=v3.11
+X
+f $s/docker 0644 <<'X'
+OPTIONS=' --selinux-enabled --log-driver=journald --signature-verification=False'
+ADD_REGISTRY='--add-registry registry.redhat.io'
+X
+echo "DOCKER_NETWORK_OPTIONS=' --mtu=1450'" | f $s/docker-network 0644
+echo "DOCKER_STORAGE_OPTIONS=--storage-driver overlay2 " | f $s/docker-storage 0644
+printf 'STORAGE_DRIVER=overlay2\nDEVS=/dev/vdb\nVG=docker-vg\n' | f $s/docker-storage-setup 0644
+printf 'STORAGE_DRIVER=overlay2\n' | f $s/docker-storage-setup.rpmnew 0644
+printf 'FLANNEL_ETCD_ENDPOINTS="https://master-0.example.com:2379"\nFLANNEL_ETCD_PREFIX="/openshift.com/network"\n' | f $s/flanneld 0644
+f $s/iptables 0600 <<'X'
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:OS_FIREWALL_ALLOW - [0:0]
+-A INPUT -j OS_FIREWALL_ALLOW
+-A OS_FIREWALL_ALLOW -p tcp -m state --state NEW -m tcp --dport 8443 -j ACCEPT
+-A OS_FIREWALL_ALLOW -p tcp -m state --state NEW -m tcp --dport 2379 -j ACCEPT
+-A OS_FIREWALL_ALLOW -p tcp -m state --state NEW -m tcp --dport 2380 -j ACCEPT
+COMMIT
+X
+printf 'NETWORKING=yes\nHOSTNAME=%s\n' "$host" | f $s/network 0644
+# RHEL's /etc/sysconfig/selinux is a relative symlink to ../selinux/config.
+ln -sfn ../selinux/config "$root$s/selinux"
+
+# --- networking, trust and registries ------------------------------------------------
+f /etc/cni/net.d/80-openshift-network.conf 0644 <<'X'
+{"cniVersion": "0.2.0", "name": "openshift-sdn", "type": "openshift-sdn"}
+X
+f /etc/dnsmasq.conf 0644 <<'X'
+conf-dir=/etc/dnsmasq.d,.rpmnew,.rpmsave,.rpmorig
+X
+f /etc/dnsmasq.d/origin-dns.conf 0644 <<'X'
+no-resolv
+domain-needed
+no-negcache
+max-cache-ttl=1
+enable-dbus
+dns-forward-max=10000
+cache-size=10000
+bind-dynamic
+min-port=1024
+except-interface=lo
+X
+echo "server=192.168.55.1" | f /etc/dnsmasq.d/origin-upstream-dns.conf 0644
+echo "server=/in-addr.arpa/127.0.0.1" | f /etc/dnsmasq.d/node-dnsmasq.conf 0644
+put ca.crt /etc/pki/ca-trust/source/anchors/openshift-ca.crt 0644
+put ca.crt /etc/pki/ca-trust/source/anchors/registry-ca.crt 0644
+put ca.crt "/etc/docker/certs.d/docker-registry.default.svc:5000/ca.crt" 0644
+f /etc/containers/registries.conf 0644 <<'X'
+[registries.search]
+registries = ['registry.redhat.io', 'docker.io']
+[registries.insecure]
+registries = []
+X
+f /etc/ansible/hosts 0644 <<'X'
+[OSEv3:children]
+masters
+nodes
+etcd
+
+[OSEv3:vars]
+ansible_ssh_user=root
+openshift_deployment_type=openshift-enterprise
+openshift_release=v3.11
+
+[masters]
+master-0.example.com
+
+[etcd]
+master-0.example.com
+
+[nodes]
+master-0.example.com openshift_node_group_name='node-config-master-infra'
+X
+f /etc/yum.repos.d/ose.repo 0644 <<'X'
+[rhel-7-server-ose-3.11-rpms]
+name=Red Hat OpenShift Container Platform 3.11
+baseurl=http://repo.example.com/rhel-7-server-ose-3.11-rpms
+enabled=1
+gpgcheck=0
+X
+
+# --- Fixed times, so two runs of this script produce the same tree ----------------
+find "$root" -exec touch -h -d '2026-11-01 10:00:00.123456789 UTC' {} +
+
+# --- Owners, labels, ACLs: need root and xattr support -------------------------------
+if [ "$(id -u)" != 0 ]; then
+  echo "make-host-tree: not root; skipping owners (etcd files owned by uid 993)" >&2
+else
+  chown -R 0:0 "$root"
+  chown 993:990 "$root$e/peer.key" "$root$e/server.key"
+fi
+label() { # label path...
+  local l=$1; shift
+  for p in "$@"; do setfattr -h -n security.selinux -v "$l" "$root$p"; done
+}
+if ! command -v setfattr >/dev/null; then
+  echo "make-host-tree: setfattr not found (package attr); skipping SELinux labels and xattrs" >&2
+elif ! setfattr -n user.ocpvault-probe -v 1 "$root/etc/hostname" 2>/dev/null; then
+  echo "make-host-tree: filesystem under $root has no xattr support; skipping labels" >&2
+else
+  setfattr -x user.ocpvault-probe "$root/etc/hostname"
+  if [ "$(id -u)" = 0 ] && setfattr -n security.selinux -v system_u:object_r:etc_t:s0 "$root/etc" 2>/dev/null; then
+    while IFS= read -r -d '' p; do
+      setfattr -h -n security.selinux -v system_u:object_r:etc_t:s0 "$p"
+    done < <(find "$root/etc" -print0)
+    label system_u:object_r:cert_t:s0 /etc/pki /etc/pki/ca-trust /etc/pki/ca-trust/source \
+      /etc/pki/ca-trust/source/anchors /etc/pki/ca-trust/source/anchors/openshift-ca.crt \
+      /etc/pki/ca-trust/source/anchors/registry-ca.crt
+    label system_u:object_r:system_conf_t:s0 /etc/sysconfig/iptables
+    label system_u:object_r:dnsmasq_etc_t:s0 /etc/dnsmasq.conf
+    label system_u:object_r:selinux_config_t:s0 /etc/selinux/config
+  else
+    echo "make-host-tree: cannot set security.selinux here (needs root); skipping SELinux labels" >&2
+  fi
+  # An administrator's marker in the user namespace.
+  setfattr -n user.backup-note -v "rotated 2026-10" "$root$m/ca.key"
+  if command -v setfacl >/dev/null; then
+    # Read access for the wheel group on the master config, and a default ACL.
+    setfacl -m g:10:r "$root$m/master-config.yaml"
+    setfacl -d -m g:10:rx "$root/etc/origin/cloudprovider"
+  else
+    echo "make-host-tree: setfacl not found (package acl); skipping ACLs" >&2
+  fi
+fi
+echo "make-host-tree: wrote $(find "$root" -type f | wc -l) files under $root"
