@@ -3,27 +3,52 @@
 use super::output::{human_bytes, mode_string, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
-use crate::archive::{ArchiveReader, Entry, EntryType, format_mode};
+use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, format_mode};
 use crate::verify::{Level, verify_archive};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// Opens an archive for reading, with a hint for the common mistakes.
-pub fn open_archive(path: &Path) -> Result<ArchiveReader, CliError> {
-    ArchiveReader::open(path).map_err(|e| {
-        let err = CliError::from(e);
-        if err.message.contains("newer than") {
-            err.hint("upgrade ocpvault to read this archive")
-        } else {
-            err
-        }
-    })
+/// The archive argument of every command that reads an archive, with the keys that
+/// decrypt it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReadArchive {
+    /// The archive file (.ocpvault or .ocpvault.age).
+    pub archive: PathBuf,
+    /// An age identity file or ssh private key that decrypts the archive; repeatable.
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+    /// Decrypt with a passphrase (from the terminal, or OCPVAULT_PASSPHRASE).
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+impl ReadArchive {
+    /// Opens the archive, decrypting it when needed.
+    pub fn open(&self) -> Result<ArchiveReader, CliError> {
+        self.open_raw().map_err(open_error)
+    }
+
+    /// Like `open`, but keeps the archive error so verify can report damage as a
+    /// finding.
+    pub fn open_raw(&self) -> Result<ArchiveReader, ArchiveError> {
+        ArchiveReader::open(&self.archive)
+    }
+}
+
+/// Turns an open error into a CLI error, with a hint for the common mistakes.
+fn open_error(e: ArchiveError) -> CliError {
+    let err = CliError::from(e);
+    if err.message.contains("newer than") {
+        err.hint("upgrade ocpvault to read this archive")
+    } else {
+        err
+    }
 }
 
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {
-    /// The archive file.
-    pub archive: PathBuf,
+    #[command(flatten)]
+    pub input: ReadArchive,
     /// Only these paths and what is under them.
     pub paths: Vec<String>,
     /// Long listing: type, mode, owner, size, mtime, SELinux label.
@@ -64,7 +89,7 @@ fn matches(entry: &Entry, paths: &[String]) -> bool {
 }
 
 pub fn ls(args: LsArgs) -> CmdResult {
-    let reader = open_archive(&args.archive)?;
+    let reader = args.input.open()?;
     let entries: Vec<&Entry> = reader
         .manifest()
         .entries
@@ -131,14 +156,14 @@ pub fn ls(args: LsArgs) -> CmdResult {
 
 #[derive(Debug, clap::Args)]
 pub struct CatArgs {
-    /// The archive file.
-    pub archive: PathBuf,
+    #[command(flatten)]
+    pub input: ReadArchive,
     /// Absolute path of the file in the archive.
     pub path: String,
 }
 
 pub fn cat(args: CatArgs) -> CmdResult {
-    let mut reader = open_archive(&args.archive)?;
+    let mut reader = args.input.open()?;
     let entry = reader
         .manifest()
         .entry(args.path.as_bytes())
@@ -183,21 +208,21 @@ pub fn cat(args: CatArgs) -> CmdResult {
 
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
-    /// The archive file.
-    pub archive: PathBuf,
+    #[command(flatten)]
+    pub input: ReadArchive,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn info(args: InfoArgs) -> CmdResult {
-    let reader = open_archive(&args.archive)?;
+    let reader = args.input.open()?;
     let m = reader.manifest();
     let stored: u64 = reader.index().objects.iter().map(|o| o.length).sum();
     let content: u64 = reader.index().objects.iter().map(|o| o.size).sum();
     if args.json {
         print_json(&serde_json::json!({
-            "archive": args.archive.display().to_string(),
+            "archive": args.input.archive.display().to_string(),
             "format_version": m.version,
             "ocpvault_version": m.ocpvault_version,
             "created": m.created,
@@ -211,7 +236,7 @@ pub fn info(args: InfoArgs) -> CmdResult {
         }))?;
         return Ok(Outcome::Ok);
     }
-    println!("archive:   {}", args.archive.display());
+    println!("archive:   {}", args.input.archive.display());
     println!(
         "format:    ocpvault archive v{} (written by ocpvault {})",
         m.version, m.ocpvault_version
@@ -252,15 +277,15 @@ pub fn info(args: InfoArgs) -> CmdResult {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The archive file.
-    pub archive: PathBuf,
+    #[command(flatten)]
+    pub input: ReadArchive,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
-    let mut reader = match ArchiveReader::open(&args.archive) {
+    let mut reader = match args.input.open_raw() {
         Ok(r) => r,
         // An archive that cannot even be opened is a finding of verify, not a usage
         // error, unless the file is not an archive at all.
@@ -276,7 +301,7 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
             }
             return Ok(Outcome::Findings);
         }
-        Err(e) => return Err(open_archive_error(e)),
+        Err(e) => return Err(open_error(e)),
     };
     let total: u64 = reader.index().objects.iter().map(|o| o.size).sum();
     let bar = progress.bytes("verify", total);
@@ -311,8 +336,4 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
     } else {
         Outcome::Findings
     })
-}
-
-fn open_archive_error(e: crate::archive::ArchiveError) -> CliError {
-    CliError::from(e)
 }

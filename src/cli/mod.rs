@@ -1,7 +1,7 @@
 //! The command line: clap definitions, one file per subcommand, and the only code
 //! that prints. Errors become `ocpvault: <what>: <why>` plus an optional hint.
 
-mod archive_cmds;
+pub mod archive_cmds;
 mod output;
 mod progress;
 mod restore_cmd;
@@ -9,7 +9,6 @@ mod snapshot;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
-use std::path::PathBuf;
 
 /// The outcome of a command that completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,13 +83,6 @@ pub enum Command {
     Verify(archive_cmds::VerifyArgs),
     /// Restore files from an archive, verified, with owners, modes and labels.
     Restore(restore_cmd::RestoreArgs),
-}
-
-/// Arguments shared by commands that read an archive.
-#[derive(Debug, clap::Args)]
-pub struct ArchiveArg {
-    /// The archive file.
-    pub archive: PathBuf,
 }
 
 /// Runs the CLI and returns the process exit code.

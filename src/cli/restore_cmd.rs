@@ -1,6 +1,6 @@
 //! `ocpvault restore`: replay files from an archive.
 
-use super::archive_cmds::open_archive;
+use super::archive_cmds::ReadArchive;
 use super::output::{human_bytes, print_json};
 use super::{CliError, CmdResult, Outcome};
 use crate::restore::{RestoreOptions, restore};
@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct RestoreArgs {
-    /// The archive file.
-    pub archive: PathBuf,
+    #[command(flatten)]
+    pub input: ReadArchive,
     /// Files or subtrees to restore (absolute archive paths); default: every host file.
     pub paths: Vec<String>,
     /// Restore under DIR instead of to the original absolute paths.
@@ -36,7 +36,7 @@ pub struct RestoreArgs {
 }
 
 pub fn run(args: RestoreArgs) -> CmdResult {
-    let mut reader = open_archive(&args.archive)?;
+    let mut reader = args.input.open()?;
     let target = match &args.target {
         Some(t) if !t.is_absolute() => Some(
             std::env::current_dir()

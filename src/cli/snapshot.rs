@@ -74,6 +74,8 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     let report = files::collect_files(&mut writer, &fopts, &counter)?;
     counter.finish();
     let mut sources = vec![report];
+    // Further sources (packages, etcd, projects) run here, in this order, each
+    // writing through `&mut writer` and returning its SourceReport.
     let warnings = secret_warnings(&secret_files_of(&sources));
     for s in &sources {
         writer.add_source(s.clone());

@@ -1,0 +1,114 @@
+//! Shared helpers for the integration tests: the built binary, tool checks that skip
+//! locally and fail in CI, and small assertions.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The ocpvault binary under test.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ocpvault"))
+}
+
+/// Runs ocpvault with `args`, returning its output.
+pub fn ocpvault(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run ocpvault")
+}
+
+/// True when running in CI, where every real component must be present.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Returns true when `tool` is on PATH. Otherwise prints why the test is skipped and
+/// returns false, except in CI (CI=true), where a missing tool fails the test:
+/// .ci/run installs every tool the tests need.
+pub fn have_tool(tool: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            !in_ci(),
+            "{tool} is missing in CI; .ci/run must install Debian package {package}"
+        );
+        eprintln!("SKIP: {tool} not found (install Debian package {package})");
+    }
+    found
+}
+
+/// True when running as root; otherwise prints the skip reason.
+pub fn is_root(why: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!("SKIP: {why} needs root");
+    }
+    root
+}
+
+/// True when the filesystem under `dir` stores user.* xattrs; otherwise prints the
+/// skip reason.
+pub fn has_xattrs(dir: &Path) -> bool {
+    let probe = dir.join(".xattr-probe");
+    std::fs::write(&probe, b"").expect("write probe");
+    let ok = xattr::set(&probe, "user.probe", b"1").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    if !ok {
+        eprintln!("SKIP: {} has no xattr support", dir.display());
+    }
+    ok
+}
+
+/// Asserts success and returns stdout as text.
+pub fn stdout_ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed with {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Path of the repository's testdata directory.
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+/// Generates the demo master host tree under `dir/root` and returns that path.
+pub fn demo_tree(dir: &Path) -> PathBuf {
+    let root = dir.join("root");
+    let out = Command::new("bash")
+        .arg(testdata().join("make-host-tree.sh"))
+        .arg(&root)
+        .output()
+        .expect("run make-host-tree.sh");
+    assert!(
+        out.status.success(),
+        "make-host-tree.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root
+}
+
+/// Takes a snapshot of `root` into `outdir` with extra args; returns the archive path.
+pub fn snapshot(root: &Path, outdir: &Path, extra: &[&str]) -> PathBuf {
+    let mut args = vec![
+        "snapshot",
+        "--root",
+        root.to_str().unwrap(),
+        "--output",
+        outdir.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = ocpvault(&args);
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "snapshot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("snapshot --json");
+    PathBuf::from(v["archive"].as_str().expect("archive field"))
+}
