@@ -62,7 +62,12 @@ impl ArchiveReader {
         inner.read_exact(&mut tail).map_err(io)?;
         let header = header_block(&tail[..512]);
         let th = container::parse_header(&header)
-            .map_err(|w| ArchiveError::corrupt(path, format!("trailer header: {w}")))?
+            .map_err(|w| {
+                ArchiveError::corrupt(
+                    path,
+                    format!("archive is truncated or damaged (no trailer at the end: {w})"),
+                )
+            })?
             .ok_or_else(|| ArchiveError::corrupt(path, "archive is truncated (no trailer)"))?;
         if th.name != TRAILER_MEMBER.as_bytes() || th.size != TRAILER_LEN as u64 {
             return Err(ArchiveError::corrupt(
