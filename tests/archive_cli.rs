@@ -560,7 +560,7 @@ fn non_utf8_names_and_special_files_round_trip() {
     fs::set_permissions(odd.join("empty"), fs::Permissions::from_mode(0o4750)).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &odd.join("fifo"),
+        odd.join("fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o640),
         0,
