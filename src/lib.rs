@@ -7,5 +7,7 @@ pub mod accounts;
 pub mod archive;
 pub mod cli;
 pub mod collect;
+pub mod crypto;
 pub mod restore;
+pub mod ship;
 pub mod verify;

@@ -4,6 +4,7 @@ use super::output::{human_bytes, mode_string, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, format_mode};
+use crate::crypto;
 use crate::verify::{Level, verify_archive};
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,14 +26,60 @@ pub struct ReadArchive {
 impl ReadArchive {
     /// Opens the archive, decrypting it when needed.
     pub fn open(&self) -> Result<ArchiveReader, CliError> {
-        self.open_raw().map_err(open_error)
+        self.open_raw().map_err(|e| match e {
+            OpenError::Archive(a) => open_error(a),
+            OpenError::Cli(c) => c,
+        })
     }
 
-    /// Like `open`, but keeps the archive error so verify can report damage as a
-    /// finding.
-    pub fn open_raw(&self) -> Result<ArchiveReader, ArchiveError> {
-        ArchiveReader::open(&self.archive)
+    /// Like `open`, but keeps a damaged-archive error apart so verify can report it
+    /// as a finding.
+    pub fn open_raw(&self) -> Result<ArchiveReader, OpenError> {
+        let path = &self.archive;
+        let encrypted = crypto::is_age_file(path).map_err(|e| {
+            OpenError::Cli(CliError::new(format!("{}: {e}", path.display())))
+        })?;
+        if !encrypted {
+            if !self.identity.is_empty() || self.passphrase {
+                // Keys are harmless on a plain archive; say so instead of failing.
+                eprintln!("note: {} is not encrypted; --identity/--passphrase ignored", path.display());
+            }
+            return ArchiveReader::open(path).map_err(OpenError::Archive);
+        }
+        let keys = self.keys().map_err(OpenError::Cli)?;
+        if keys.identities.is_empty() && keys.passphrase.is_none() {
+            return Err(OpenError::Cli(
+                CliError::new(format!("{}: archive is age-encrypted", path.display()))
+                    .hint("pass --identity FILE (age identity or ssh private key) or --passphrase"),
+            ));
+        }
+        let source = crypto::open_encrypted(path, &keys).map_err(|e| OpenError::Cli(e.into()))?;
+        ArchiveReader::from_source(path, source).map_err(OpenError::Archive)
     }
+
+    /// True when the archive file is age-encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        crypto::is_age_file(&self.archive).unwrap_or(false)
+    }
+
+    fn keys(&self) -> Result<crypto::DecryptKeys, CliError> {
+        let mut keys = crypto::DecryptKeys::default();
+        for f in &self.identity {
+            keys.identities.extend(crypto::load_identity_file(f)?);
+        }
+        if self.passphrase {
+            keys.passphrase = Some(crypto::read_passphrase(false)?);
+        }
+        Ok(keys)
+    }
+}
+
+/// Why an archive could not be opened.
+pub enum OpenError {
+    /// The archive layer refused it (damaged, newer version, not an archive).
+    Archive(ArchiveError),
+    /// Keys, decryption or file access failed.
+    Cli(CliError),
 }
 
 /// Turns an open error into a CLI error, with a hint for the common mistakes.
@@ -289,7 +336,7 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
         Ok(r) => r,
         // An archive that cannot even be opened is a finding of verify, not a usage
         // error, unless the file is not an archive at all.
-        Err(e @ crate::archive::ArchiveError::Corrupt { .. }) => {
+        Err(OpenError::Archive(e @ ArchiveError::Corrupt { .. })) => {
             if args.json {
                 print_json(&serde_json::json!({
                     "objects_checked": 0, "bytes_checked": 0, "entries_checked": 0,
@@ -301,7 +348,8 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
             }
             return Ok(Outcome::Findings);
         }
-        Err(e) => return Err(open_error(e)),
+        Err(OpenError::Archive(e)) => return Err(open_error(e)),
+        Err(OpenError::Cli(e)) => return Err(e),
     };
     let total: u64 = reader.index().objects.iter().map(|o| o.size).sum();
     let bar = progress.bytes("verify", total);

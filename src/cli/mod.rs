@@ -5,6 +5,7 @@ pub mod archive_cmds;
 mod output;
 mod progress;
 mod restore_cmd;
+mod ship_cmd;
 mod snapshot;
 
 use clap::{Parser, Subcommand};
@@ -83,6 +84,14 @@ pub enum Command {
     Verify(archive_cmds::VerifyArgs),
     /// Restore files from an archive, verified, with owners, modes and labels.
     Restore(restore_cmd::RestoreArgs),
+    /// Copy archives to a directory or s3://bucket/prefix, verified and atomic.
+    Ship(ship_cmd::ShipArgs),
+    /// List the archives at a destination, per host.
+    List(ship_cmd::ListArgs),
+    /// Download an archive from a destination and verify it.
+    Fetch(ship_cmd::FetchArgs),
+    /// Delete old archives at a destination by retention, per host.
+    Prune(ship_cmd::PruneArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -103,6 +112,10 @@ pub fn main() -> u8 {
         Command::Info(a) => archive_cmds::info(a),
         Command::Verify(a) => archive_cmds::verify(a, &progress),
         Command::Restore(a) => restore_cmd::run(a),
+        Command::Ship(a) => ship_cmd::ship(a),
+        Command::List(a) => ship_cmd::list(a),
+        Command::Fetch(a) => ship_cmd::fetch(a),
+        Command::Prune(a) => ship_cmd::prune(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,

@@ -53,6 +53,9 @@ pub fn run(args: RestoreArgs) -> CmdResult {
         no_xattrs: args.no_xattrs,
         overwrite: args.overwrite,
         strict: args.strict,
+        // Tampered ciphertext must not lead to a partial restore: check every selected
+        // object before writing anything.
+        verify_first: args.input.is_encrypted(),
     };
     let report = restore(&mut reader, &opts)?;
     if args.json {

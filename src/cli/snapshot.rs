@@ -5,6 +5,7 @@ use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveWriter, HostFacts, SourceReport, WriteStats, WriterOptions};
 use crate::collect::{files, host};
+use crate::crypto::{self, EncryptKey};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
@@ -31,18 +32,50 @@ pub struct SnapshotArgs {
     /// zstd worker threads for large files (default: number of CPUs).
     #[arg(long)]
     pub threads: Option<u32>,
+    /// Encrypt to this age public key (age1...) or ssh-ed25519/ssh-rsa key; repeatable.
+    #[arg(long, short = 'r', value_name = "KEY")]
+    pub recipient: Vec<String>,
+    /// Encrypt to every key in an age recipients file.
+    #[arg(long, short = 'R', value_name = "FILE")]
+    pub recipients_file: Vec<PathBuf>,
+    /// Encrypt with a passphrase (scrypt), read from the terminal or OCPVAULT_PASSPHRASE.
+    #[arg(long, conflicts_with_all = ["recipient", "recipients_file"])]
+    pub passphrase: bool,
+    /// After writing, ship the archive to a directory or s3://bucket/prefix.
+    #[arg(long, value_name = "DEST")]
+    pub ship: Option<String>,
+    #[command(flatten)]
+    pub s3: super::ship_cmd::S3Args,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
 }
 
+/// The encryption the flags ask for, if any.
+fn encrypt_key(args: &SnapshotArgs) -> Result<Option<EncryptKey>, CliError> {
+    if args.passphrase {
+        return Ok(Some(EncryptKey::Passphrase(crypto::read_passphrase(true)?)));
+    }
+    let mut rs = Vec::new();
+    for r in &args.recipient {
+        rs.push(crypto::parse_recipient(r)?);
+    }
+    for f in &args.recipients_file {
+        rs.extend(crypto::read_recipients_file(f)?);
+    }
+    Ok((!rs.is_empty()).then_some(EncryptKey::Recipients(rs)))
+}
+
 #[derive(serde::Serialize)]
 struct Summary<'a> {
     archive: String,
+    encrypted: bool,
     hostname: &'a str,
     stats: &'a WriteStats,
     sources: &'a [SourceReport],
     warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipped: Option<serde_json::Value>,
 }
 
 pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
@@ -51,7 +84,14 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     let root = std::fs::canonicalize(&args.root)
         .map_err(|e| CliError::new(format!("--root {}: {e}", args.root.display())))?;
     let hostname = host::hostname(&root);
-    let final_path = archive_path(&args.output, &hostname, &now)?;
+    let key = encrypt_key(&args)?;
+    // Open the ship destination first, so a typo in it costs no snapshot.
+    let ship_dest = args
+        .ship
+        .as_ref()
+        .map(|d| args.s3.open_dest(d))
+        .transpose()?;
+    let final_path = archive_path(&args.output, &hostname, &now, key.is_some())?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
@@ -60,9 +100,11 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
         threads: if threads > 1 { threads } else { 0 },
         created,
     };
-    let mut writer = ArchiveWriter::create(&final_path, opts, |w: BufWriter<std::fs::File>| {
-        Ok(Box::new(w) as Box<dyn crate::archive::Sink>)
-    })?;
+    let mut writer =
+        ArchiveWriter::create(&final_path, opts, |w: BufWriter<std::fs::File>| match &key {
+            Some(k) => crypto::encrypting_sink(w, k),
+            None => Ok(Box::new(w) as Box<dyn crate::archive::Sink>),
+        })?;
     let counter = progress.counter("files");
     let fopts = files::FilesOptions {
         root: root.clone(),
@@ -76,7 +118,11 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     let mut sources = vec![report];
     // Further sources (packages, etcd, projects) run here, in this order, each
     // writing through `&mut writer` and returning its SourceReport.
-    let warnings = secret_warnings(&secret_files_of(&sources));
+    let warnings = if key.is_some() {
+        Vec::new()
+    } else {
+        secret_warnings(&secret_files_of(&sources))
+    };
     for s in &sources {
         writer.add_source(s.clone());
     }
@@ -94,17 +140,26 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     } else {
         Outcome::Ok
     };
+    let shipped = match &ship_dest {
+        Some(dest) => Some(super::ship_cmd::ship_one(&path, dest.as_ref())?),
+        None => None,
+    };
     let summary = Summary {
         archive: path.display().to_string(),
+        encrypted: key.is_some(),
         hostname: &hostname,
         stats: &stats,
         sources: &sources,
         warnings,
+        shipped: shipped.as_ref().map(|s| s.json()),
     };
     if args.json {
         print_json(&summary)?;
     } else {
         print_summary(&summary);
+        if let Some(s) = &shipped {
+            println!("{}", s.line());
+        }
     }
     Ok(outcome)
 }
@@ -137,8 +192,10 @@ fn archive_path(
     output: &Path,
     hostname: &str,
     now: &chrono::DateTime<chrono::Utc>,
+    encrypted: bool,
 ) -> Result<PathBuf, CliError> {
-    let name = format!("{hostname}-{}.ocpvault", now.format("%Y%m%dT%H%M%SZ"));
+    let ext = if encrypted { "ocpvault.age" } else { "ocpvault" };
+    let name = format!("{hostname}-{}.{ext}", now.format("%Y%m%dT%H%M%SZ"));
     if output.is_dir() {
         return Ok(output.join(name));
     }

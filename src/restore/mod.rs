@@ -34,6 +34,8 @@ pub struct RestoreOptions {
     pub no_xattrs: bool,
     pub overwrite: bool,
     pub strict: bool,
+    /// Read and hash-check every selected object before writing anything.
+    pub verify_first: bool,
 }
 
 /// What happened to one entry.
@@ -69,6 +71,8 @@ pub enum RestoreError {
     ReservedInPlace(String),
     #[error("{count} unsafe entr{} refused, nothing restored; first: {first}", if *.count == 1 { "y" } else { "ies" })]
     Unsafe { count: usize, first: UnsafePath },
+    #[error("{count} damaged object(s), nothing restored; first: {first}")]
+    Damaged { count: usize, first: String },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -86,6 +90,9 @@ pub fn restore(
     let target = opts.target.clone().unwrap_or_else(|| PathBuf::from("/"));
     let in_place = target == Path::new("/");
     preflight(reader, &selected, in_place)?;
+    if opts.verify_first {
+        check_objects(reader, &selected)?;
+    }
     if !opts.dry_run && !target.exists() {
         std::fs::create_dir_all(&target).map_err(|e| RestoreError::Io {
             path: target.display().to_string(),
@@ -179,6 +186,31 @@ fn preflight(
                 .filter(|i| check_entry(&m.entries[**i], in_place, is_file).is_err())
                 .count(),
             first,
+        }),
+    }
+}
+
+/// Reads every object the selection needs and checks its SHA-256.
+fn check_objects(reader: &mut ArchiveReader, selected: &[usize]) -> Result<(), RestoreError> {
+    let ids: BTreeSet<ObjectId> = selected
+        .iter()
+        .filter_map(|i| reader.manifest().entries[*i].object)
+        .collect();
+    let mut bad = Vec::new();
+    for id in ids {
+        let result = reader
+            .open_object(&id)
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| io::copy(&mut r, &mut io::sink()).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            bad.push(e);
+        }
+    }
+    match bad.first() {
+        None => Ok(()),
+        Some(first) => Err(RestoreError::Damaged {
+            count: bad.len(),
+            first: first.clone(),
         }),
     }
 }

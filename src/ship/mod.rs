@@ -1,0 +1,216 @@
+//! Off-host shipping: copy archives to a directory (an NFS mount, say) or an
+//! S3-compatible object store, list them per host, fetch them back verified, and
+//! prune by retention.
+//!
+//! Guarantees: an upload never leaves a partial object under its final name (directory:
+//! temporary name + fsync + rename; S3: a single PUT or a multipart upload, which are
+//! only visible once complete); every archive gets a `<name>.sha256` sidecar in
+//! `sha256sum` format; a retry after a failure is safe (an identical archive already
+//! there is skipped, a different one is never overwritten); fetch checks size and
+//! SHA-256 before the file appears under its final name.
+
+mod dir;
+pub mod names;
+mod s3;
+
+pub use names::{ArchiveName, parse_archive_name};
+
+use crate::archive::ObjectId;
+use std::path::{Path, PathBuf};
+
+/// Errors of the shipping layer. Messages name the destination, never credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error("{dest}: {why}")]
+    Dest { dest: String, why: String },
+    #[error("{dest}: {name} already exists there with different content; refusing to overwrite")]
+    Conflict { dest: String, name: String },
+    #[error("{dest}: {name}: verification failed: {why}")]
+    Verify {
+        dest: String,
+        name: String,
+        why: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One archive at a destination.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RemoteArchive {
+    pub name: String,
+    pub size: u64,
+    pub sha256: Option<String>,
+}
+
+/// What happened to one upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PutOutcome {
+    Uploaded,
+    AlreadyPresent,
+}
+
+/// A place archives are shipped to.
+pub trait Destination {
+    /// Stores `local` as `name`, atomically and verified.
+    fn put(&self, local: &Path, name: &str, sha256: &ObjectId, size: u64)
+    -> Result<PutOutcome, ShipError>;
+    /// Every archive there (files whose names parse as archive names).
+    fn list(&self) -> Result<Vec<RemoteArchive>, ShipError>;
+    /// Downloads `name` into `out_dir`, verified against its sidecar; returns the path.
+    fn fetch(&self, name: &str, out_dir: &Path) -> Result<PathBuf, ShipError>;
+    /// Deletes `name` and its sidecar.
+    fn delete(&self, name: &str) -> Result<(), ShipError>;
+    /// The destination as the user wrote it, for messages.
+    fn describe(&self) -> String;
+}
+
+/// Options for S3 destinations beyond the URL.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// Endpoint URL (for S3-compatible stores), else AWS_ENDPOINT_URL or AWS.
+    pub endpoint: Option<String>,
+}
+
+/// Opens `dest`: `s3://bucket/prefix` or a directory path.
+pub fn open_destination(dest: &str, s3: &S3Options) -> Result<Box<dyn Destination>, ShipError> {
+    if let Some(rest) = dest.strip_prefix("s3://") {
+        return Ok(Box::new(s3::S3Dest::open(rest, s3)?));
+    }
+    if dest.contains("://") {
+        return Err(ShipError::Dest {
+            dest: dest.into(),
+            why: "unsupported URL scheme; use a directory or s3://bucket/prefix".into(),
+        });
+    }
+    Ok(Box::new(dir::DirDest::open(Path::new(dest))?))
+}
+
+/// The `sha256sum`-format sidecar for an archive.
+pub fn sidecar_text(sha256: &ObjectId, name: &str) -> String {
+    format!("{sha256}  {name}\n")
+}
+
+/// Parses a sidecar; returns the hex digest when it names `name`.
+pub fn parse_sidecar(text: &str, name: &str) -> Option<String> {
+    let line = text.lines().next()?;
+    let (hex, rest) = line.split_once("  ")?;
+    (rest == name && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}
+
+/// Hashes a local file: (SHA-256, size).
+pub fn hash_local(path: &Path) -> Result<(ObjectId, u64), ShipError> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| ShipError::Io {
+            path: path.into(),
+            source: e,
+        })?
+        .len();
+    let id = crate::restore::hash_file(path).map_err(|e| ShipError::Io {
+        path: path.into(),
+        source: e,
+    })?;
+    Ok((id, size))
+}
+
+/// Which archives a retention policy deletes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Retention {
+    pub keep_last: usize,
+    pub keep_daily: usize,
+    pub keep_weekly: usize,
+}
+
+/// Splits `archives` into (keep, delete) per host. The newest archive of every host is
+/// always kept; names that do not parse are never touched.
+pub fn plan_prune(archives: &[RemoteArchive], policy: Retention) -> (Vec<String>, Vec<String>) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut by_host: BTreeMap<String, Vec<ArchiveName>> = BTreeMap::new();
+    for a in archives {
+        if let Some(n) = parse_archive_name(&a.name) {
+            by_host.entry(n.host.clone()).or_default().push(n);
+        }
+    }
+    let (mut keep, mut delete) = (Vec::new(), Vec::new());
+    for (_, mut list) in by_host {
+        list.sort_by(|a, b| b.time.cmp(&a.time).then(b.seq.cmp(&a.seq)));
+        let mut kept: BTreeSet<usize> = BTreeSet::new();
+        kept.insert(0);
+        kept.extend(0..policy.keep_last.min(list.len()));
+        let mut days = BTreeSet::new();
+        let mut weeks = BTreeSet::new();
+        for (i, a) in list.iter().enumerate() {
+            let day = a.time.date_naive();
+            if days.len() < policy.keep_daily && days.insert(day) {
+                kept.insert(i);
+            }
+            let week = {
+                use chrono::Datelike;
+                let w = day.iso_week();
+                (w.year(), w.week())
+            };
+            if weeks.len() < policy.keep_weekly && weeks.insert(week) {
+                kept.insert(i);
+            }
+        }
+        for (i, a) in list.into_iter().enumerate() {
+            if kept.contains(&i) {
+                keep.push(a.file_name);
+            } else {
+                delete.push(a.file_name);
+            }
+        }
+    }
+    (keep, delete)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(name: &str) -> RemoteArchive {
+        RemoteArchive {
+            name: name.into(),
+            size: 1,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn prune_keeps_newest_per_host_and_policy() {
+        let names = [
+            "m0.example.com-20261120T010000Z.ocpvault",
+            "m0.example.com-20261121T010000Z.ocpvault",
+            "m0.example.com-20261121T020000Z.ocpvault.age",
+            "m0.example.com-20261122T010000Z.ocpvault",
+            "node-1-20261101T000000Z.ocpvault",
+            "notes.txt",
+        ];
+        let list: Vec<_> = names.iter().map(|n| remote(n)).collect();
+        let (keep, delete) = plan_prune(&list, Retention { keep_last: 1, ..Default::default() });
+        assert!(keep.contains(&names[3].to_string()));
+        assert!(keep.contains(&names[4].to_string()), "the only archive of a host stays");
+        assert_eq!(delete.len(), 3);
+        assert!(!delete.iter().any(|d| d == "notes.txt"));
+        let (keep, _) = plan_prune(&list, Retention { keep_daily: 2, ..Default::default() });
+        // Newest of 22nd and newest of 21st (the 02:00 one).
+        assert!(keep.contains(&names[3].to_string()) && keep.contains(&names[2].to_string()));
+        assert!(!keep.contains(&names[1].to_string()));
+        let (_, delete) = plan_prune(&list, Retention::default());
+        assert_eq!(delete.len(), 3, "keep-last 0 still keeps the newest");
+    }
+
+    #[test]
+    fn sidecars_round_trip() {
+        let id = ObjectId::of_bytes(b"x");
+        let text = sidecar_text(&id, "a.ocpvault");
+        assert_eq!(parse_sidecar(&text, "a.ocpvault"), Some(id.to_hex()));
+        assert_eq!(parse_sidecar(&text, "b.ocpvault"), None);
+    }
+}

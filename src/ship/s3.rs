@@ -1,0 +1,238 @@
+//! S3-compatible object-store destinations, through the object_store crate.
+//!
+//! Endpoint, region and credentials come from the usual AWS environment variables
+//! (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION or AWS_DEFAULT_REGION,
+//! AWS_ENDPOINT_URL) or `--s3-endpoint`. Large archives go up as multipart uploads,
+//! which S3 makes visible only when complete; an upload that fails is aborted.
+
+use super::dir::DirDest;
+use super::{Destination, PutOutcome, RemoteArchive, S3Options, ShipError, parse_archive_name, parse_sidecar, sidecar_text};
+use crate::archive::ObjectId;
+use futures::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Parts of 8 MiB, at most 2 in flight: bounded memory whatever the archive size.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+const PARTS_IN_FLIGHT: usize = 2;
+
+pub struct S3Dest {
+    store: AmazonS3,
+    bucket: String,
+    prefix: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl S3Dest {
+    /// `rest` is `bucket[/prefix]` from `s3://bucket/prefix`.
+    pub fn open(rest: &str, opts: &S3Options) -> Result<Self, ShipError> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let dest = format!("s3://{rest}");
+        if bucket.is_empty() {
+            return Err(ShipError::Dest { dest, why: "no bucket name".into() });
+        }
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let endpoint = opts.endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        if let Some(ep) = endpoint {
+            b = b.with_allow_http(ep.starts_with("http://")).with_endpoint(ep);
+        }
+        if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+            b = b.with_region("us-east-1");
+        }
+        let store = b.build().map_err(|e| ShipError::Dest { dest: dest.clone(), why: e.to_string() })?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ShipError::Dest { dest, why: e.to_string() })?;
+        Ok(Self {
+            store,
+            bucket: bucket.into(),
+            prefix: prefix.trim_matches('/').into(),
+            rt,
+        })
+    }
+
+    fn key(&self, name: &str) -> StorePath {
+        if self.prefix.is_empty() {
+            StorePath::from(name)
+        } else {
+            StorePath::from(format!("{}/{name}", self.prefix))
+        }
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> ShipError {
+        ShipError::Dest { dest: self.describe(), why: e.to_string() }
+    }
+
+    fn read_sidecar(&self, name: &str) -> Result<Option<String>, ShipError> {
+        self.rt.block_on(async {
+            match self.store.get(&self.key(&format!("{name}.sha256"))).await {
+                Ok(r) => {
+                    let bytes = r.bytes().await.map_err(|e| self.err(e))?;
+                    Ok(parse_sidecar(&String::from_utf8_lossy(&bytes), name))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.err(e)),
+            }
+        })
+    }
+
+    async fn upload(&self, local: &Path, key: &StorePath, size: u64) -> Result<(), ShipError> {
+        let io = |e: std::io::Error| ShipError::Io { path: local.into(), source: e };
+        let mut f = std::fs::File::open(local).map_err(io)?;
+        if size as usize <= PART_SIZE {
+            let mut buf = Vec::with_capacity(size as usize);
+            f.read_to_end(&mut buf).map_err(io)?;
+            self.store.put(key, PutPayload::from(buf)).await.map_err(|e| self.err(e))?;
+            return Ok(());
+        }
+        let upload = self.store.put_multipart(key).await.map_err(|e| self.err(e))?;
+        let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut buf = vec![0u8; 1024 * 1024];
+        loop {
+            let n = match f.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = w.abort().await;
+                    return Err(io(e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = w.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                return Err(self.err(e));
+            }
+            w.write(&buf[..n]);
+        }
+        w.finish().await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+impl Destination for S3Dest {
+    fn put(&self, local: &Path, name: &str, sha256: &ObjectId, size: u64) -> Result<PutOutcome, ShipError> {
+        let key = self.key(name);
+        let existing = self.rt.block_on(self.store.head(&key));
+        match existing {
+            Ok(meta) => {
+                if meta.size == size && self.read_sidecar(name)?.as_deref() == Some(&sha256.to_hex()) {
+                    return Ok(PutOutcome::AlreadyPresent);
+                }
+                if meta.size == size && self.read_sidecar(name)?.is_none() {
+                    // An earlier run uploaded the archive but died before the sidecar:
+                    // check the content itself before declaring it present.
+                    let got = self.rt.block_on(self.hash_remote(&key))?;
+                    if got == *sha256 {
+                        self.put_sidecar(name, sha256)?;
+                        return Ok(PutOutcome::AlreadyPresent);
+                    }
+                }
+                return Err(ShipError::Conflict { dest: self.describe(), name: name.into() });
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(self.err(e)),
+        }
+        self.rt.block_on(self.upload(local, &key, size))?;
+        let meta = self.rt.block_on(self.store.head(&key)).map_err(|e| self.err(e))?;
+        if meta.size != size {
+            return Err(ShipError::Verify {
+                dest: self.describe(),
+                name: name.into(),
+                why: format!("stored size {} differs from local size {size}", meta.size),
+            });
+        }
+        self.put_sidecar(name, sha256)?;
+        Ok(PutOutcome::Uploaded)
+    }
+
+    fn list(&self) -> Result<Vec<RemoteArchive>, ShipError> {
+        let prefix = (!self.prefix.is_empty()).then(|| StorePath::from(self.prefix.as_str()));
+        let metas: Vec<_> = self.rt.block_on(async {
+            let mut out = Vec::new();
+            let mut s = self.store.list(prefix.as_ref());
+            while let Some(m) = s.next().await {
+                out.push(m.map_err(|e| self.err(e))?);
+            }
+            Ok::<_, ShipError>(out)
+        })?;
+        let mut out = Vec::new();
+        for m in metas {
+            let Some(name) = m.location.filename().map(str::to_string) else { continue };
+            if parse_archive_name(&name).is_none() {
+                continue;
+            }
+            out.push(RemoteArchive { sha256: self.read_sidecar(&name)?, name, size: m.size });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn fetch(&self, name: &str, out_dir: &Path) -> Result<PathBuf, ShipError> {
+        let expect = self.read_sidecar(name)?.ok_or_else(|| ShipError::Verify {
+            dest: self.describe(),
+            name: name.into(),
+            why: "no .sha256 sidecar".into(),
+        })?;
+        let expect_id: ObjectId = expect.parse().map_err(|_| self.err("unreadable sidecar"))?;
+        let key = self.key(name);
+        let size = self.rt.block_on(self.store.head(&key)).map_err(|e| self.err(e))?.size;
+        let local = DirDest::open(out_dir)?;
+        local.land(
+            name,
+            |f| {
+                self.rt.block_on(async {
+                    let r = self.store.get(&key).await.map_err(std::io::Error::other)?;
+                    let mut stream = r.into_stream();
+                    while let Some(chunk) = stream.next().await {
+                        f.write_all(&chunk.map_err(std::io::Error::other)?)?;
+                    }
+                    Ok(())
+                })
+            },
+            (&expect_id, size),
+        )
+    }
+
+    fn delete(&self, name: &str) -> Result<(), ShipError> {
+        self.rt.block_on(async {
+            self.store.delete(&self.key(name)).await.map_err(|e| self.err(e))?;
+            match self.store.delete(&self.key(&format!("{name}.sha256"))).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(self.err(e)),
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
+
+impl S3Dest {
+    fn put_sidecar(&self, name: &str, sha256: &ObjectId) -> Result<(), ShipError> {
+        let text = sidecar_text(sha256, name);
+        self.rt
+            .block_on(self.store.put(&self.key(&format!("{name}.sha256")), PutPayload::from(text.into_bytes())))
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn hash_remote(&self, key: &StorePath) -> Result<ObjectId, ShipError> {
+        use sha2::{Digest, Sha256};
+        let r = self.store.get(key).await.map_err(|e| self.err(e))?;
+        let mut stream = r.into_stream();
+        let mut h = Sha256::new();
+        while let Some(chunk) = stream.next().await {
+            h.update(&chunk.map_err(|e| self.err(e))?);
+        }
+        Ok(ObjectId::from_hasher(h))
+    }
+}
