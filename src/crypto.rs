@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 /// The first bytes of every age v1 file.
 pub const AGE_MAGIC: &[u8] = b"age-encryption.org/";
+/// Highest scrypt work factor (log2 N) accepted when decrypting with a passphrase.
+const MAX_SCRYPT_WORK_FACTOR: u8 = 22;
 /// age payload chunk size (64 KiB) plus its 16-byte tag: one chunk on disk.
 const AGE_CHUNK_ON_DISK: usize = 64 * 1024 + 16;
 
@@ -29,7 +31,9 @@ pub enum CryptoError {
     NoMatchingKey { path: PathBuf },
     #[error("{path}: the archive is encrypted with a passphrase; pass --passphrase")]
     NeedsPassphrase { path: PathBuf },
-    #[error("{path}: the archive is encrypted to recipients, not a passphrase; pass --identity FILE")]
+    #[error(
+        "{path}: the archive is encrypted to recipients, not a passphrase; pass --identity FILE"
+    )]
     NotPassphrase { path: PathBuf },
     #[error("{path}: cannot decrypt: {why}")]
     Decrypt { path: PathBuf, why: String },
@@ -215,7 +219,11 @@ pub fn open_encrypted(path: &Path, keys: &DecryptKeys) -> Result<Box<dyn ReadSee
         path: path.into(),
         why: e.to_string(),
     })?;
-    decrypting_reader(path, BufReader::with_capacity(AGE_CHUNK_ON_DISK, file), keys)
+    decrypting_reader(
+        path,
+        BufReader::with_capacity(AGE_CHUNK_ON_DISK, file),
+        keys,
+    )
 }
 
 /// Decrypts any seekable age stream; `path` names it in messages.
@@ -233,7 +241,10 @@ pub fn decrypting_reader<R: Read + Seek + Send + 'static>(
             .passphrase
             .clone()
             .ok_or_else(|| CryptoError::NeedsPassphrase { path: path.into() })?;
-        let id = age::scrypt::Identity::new(pass);
+        let mut id = age::scrypt::Identity::new(pass);
+        // Accept the work factors other age tools write (the age CLI uses 18)
+        // instead of the crate's machine-calibrated default.
+        id.set_max_work_factor(MAX_SCRYPT_WORK_FACTOR);
         dec.decrypt(std::iter::once(&id as &dyn age::Identity))
     } else {
         if keys.identities.is_empty() {
@@ -243,11 +254,17 @@ pub fn decrypting_reader<R: Read + Seek + Send + 'static>(
                 CryptoError::NoMatchingKey { path: path.into() }
             });
         }
-        dec.decrypt(keys.identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        dec.decrypt(
+            keys.identities
+                .iter()
+                .map(|i| i.as_ref() as &dyn age::Identity),
+        )
     };
     match reader {
         Ok(r) => Ok(Box::new(r)),
-        Err(age::DecryptError::NoMatchingKeys) => Err(CryptoError::NoMatchingKey { path: path.into() }),
+        Err(age::DecryptError::NoMatchingKeys) => {
+            Err(CryptoError::NoMatchingKey { path: path.into() })
+        }
         Err(age::DecryptError::DecryptionFailed) if keys.passphrase.is_some() => {
             Err(CryptoError::Decrypt {
                 path: path.into(),
@@ -301,6 +318,9 @@ mod tests {
             identities: vec![Box::new(age::x25519::Identity::generate())],
             passphrase: None,
         };
-        assert!(matches!(open_encrypted(&path, &wrong), Err(CryptoError::NoMatchingKey { .. })));
+        assert!(matches!(
+            open_encrypted(&path, &wrong),
+            Err(CryptoError::NoMatchingKey { .. })
+        ));
     }
 }

@@ -36,13 +36,15 @@ impl ReadArchive {
     /// as a finding.
     pub fn open_raw(&self) -> Result<ArchiveReader, OpenError> {
         let path = &self.archive;
-        let encrypted = crypto::is_age_file(path).map_err(|e| {
-            OpenError::Cli(CliError::new(format!("{}: {e}", path.display())))
-        })?;
+        let encrypted = crypto::is_age_file(path)
+            .map_err(|e| OpenError::Cli(CliError::new(format!("{}: {e}", path.display()))))?;
         if !encrypted {
             if !self.identity.is_empty() || self.passphrase {
                 // Keys are harmless on a plain archive; say so instead of failing.
-                eprintln!("note: {} is not encrypted; --identity/--passphrase ignored", path.display());
+                eprintln!(
+                    "note: {} is not encrypted; --identity/--passphrase ignored",
+                    path.display()
+                );
             }
             return ArchiveReader::open(path).map_err(OpenError::Archive);
         }

@@ -78,7 +78,14 @@ impl ShippedInfo {
             PutOutcome::Uploaded => "shipped",
             PutOutcome::AlreadyPresent => "already present",
         };
-        format!("{what}: {} -> {}/{} ({}, sha256 {})", s.archive, s.destination, s.name, human_bytes(s.size), &s.sha256[..16])
+        format!(
+            "{what}: {} -> {}/{} ({}, sha256 {})",
+            s.archive,
+            s.destination,
+            s.name,
+            human_bytes(s.size),
+            &s.sha256[..16]
+        )
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -156,9 +163,17 @@ pub fn list(args: ListArgs) -> CmdResult {
             "  {}  {:>10}  {}  {}{}",
             r.time,
             human_bytes(r.size),
-            if r.encrypted { "encrypted" } else { "plain    " },
+            if r.encrypted {
+                "encrypted"
+            } else {
+                "plain    "
+            },
             r.name,
-            if r.sha256.is_none() { "  (no .sha256 sidecar)" } else { "" }
+            if r.sha256.is_none() {
+                "  (no .sha256 sidecar)"
+            } else {
+                ""
+            }
         );
     }
     if rows.is_empty() {
@@ -216,7 +231,9 @@ pub struct PruneArgs {
 
 pub fn prune(args: PruneArgs) -> CmdResult {
     if args.keep_last == 0 && args.keep_daily == 0 && args.keep_weekly == 0 {
-        return Err(CliError::new("prune: give at least one of --keep-last, --keep-daily, --keep-weekly"));
+        return Err(CliError::new(
+            "prune: give at least one of --keep-last, --keep-daily, --keep-weekly",
+        ));
     }
     let dest = args.s3.open_dest(&args.dest)?;
     let policy = Retention {
@@ -233,7 +250,11 @@ pub fn prune(args: PruneArgs) -> CmdResult {
     if args.json {
         print_json(&serde_json::json!({"dry_run": args.dry_run, "keep": keep, "delete": delete}))?;
     } else {
-        let verb = if args.dry_run { "would delete" } else { "deleted" };
+        let verb = if args.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
         for name in &delete {
             println!("{verb} {name}");
         }

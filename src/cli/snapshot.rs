@@ -101,10 +101,14 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
         created,
     };
     let mut writer =
-        ArchiveWriter::create(&final_path, opts, |w: BufWriter<std::fs::File>| match &key {
-            Some(k) => crypto::encrypting_sink(w, k),
-            None => Ok(Box::new(w) as Box<dyn crate::archive::Sink>),
-        })?;
+        ArchiveWriter::create(
+            &final_path,
+            opts,
+            |w: BufWriter<std::fs::File>| match &key {
+                Some(k) => crypto::encrypting_sink(w, k),
+                None => Ok(Box::new(w) as Box<dyn crate::archive::Sink>),
+            },
+        )?;
     let counter = progress.counter("files");
     let fopts = files::FilesOptions {
         root: root.clone(),
@@ -194,7 +198,11 @@ fn archive_path(
     now: &chrono::DateTime<chrono::Utc>,
     encrypted: bool,
 ) -> Result<PathBuf, CliError> {
-    let ext = if encrypted { "ocpvault.age" } else { "ocpvault" };
+    let ext = if encrypted {
+        "ocpvault.age"
+    } else {
+        "ocpvault"
+    };
     let name = format!("{hostname}-{}.{ext}", now.format("%Y%m%dT%H%M%SZ"));
     if output.is_dir() {
         return Ok(output.join(name));

@@ -1,6 +1,9 @@
 //! Directory destinations (local disk, NFS mount).
 
-use super::{Destination, PutOutcome, RemoteArchive, ShipError, parse_archive_name, parse_sidecar, sidecar_text};
+use super::{
+    Destination, PutOutcome, RemoteArchive, ShipError, parse_archive_name, parse_sidecar,
+    sidecar_text,
+};
 use crate::archive::ObjectId;
 use std::fs::File;
 use std::io::Write;
@@ -55,7 +58,9 @@ impl DirDest {
                 return Err(ShipError::Verify {
                     dest: self.describe(),
                     name: name.into(),
-                    why: format!("copy reads back as {got} ({got_size} bytes), expected {sha} ({size} bytes)"),
+                    why: format!(
+                        "copy reads back as {got} ({got_size} bytes), expected {sha} ({size} bytes)"
+                    ),
                 });
             }
         }
@@ -80,10 +85,18 @@ impl DirDest {
     }
 
     /// Stores a local file (used by S3 fetch to land downloads atomically).
-    pub fn land(&self, name: &str, copy: impl FnOnce(&mut File) -> std::io::Result<()>, expect: (&ObjectId, u64)) -> Result<PathBuf, ShipError> {
+    pub fn land(
+        &self,
+        name: &str,
+        copy: impl FnOnce(&mut File) -> std::io::Result<()>,
+        expect: (&ObjectId, u64),
+    ) -> Result<PathBuf, ShipError> {
         let final_path = self.dir.join(name);
         if final_path.exists() {
-            return Err(ShipError::Conflict { dest: self.describe(), name: name.into() });
+            return Err(ShipError::Conflict {
+                dest: self.describe(),
+                name: name.into(),
+            });
         }
         self.write_atomic(name, copy, Some(expect))?;
         Ok(final_path)
@@ -91,7 +104,13 @@ impl DirDest {
 }
 
 impl Destination for DirDest {
-    fn put(&self, local: &Path, name: &str, sha256: &ObjectId, size: u64) -> Result<PutOutcome, ShipError> {
+    fn put(
+        &self,
+        local: &Path,
+        name: &str,
+        sha256: &ObjectId,
+        size: u64,
+    ) -> Result<PutOutcome, ShipError> {
         let final_path = self.dir.join(name);
         if final_path.exists() {
             let (have, have_size) = super::hash_local(&final_path)?;
@@ -145,7 +164,10 @@ impl Destination for DirDest {
         let local = DirDest::open(out_dir)?;
         let final_path = out_dir.join(name);
         if final_path.exists() {
-            return Err(ShipError::Conflict { dest: out_dir.display().to_string(), name: name.into() });
+            return Err(ShipError::Conflict {
+                dest: out_dir.display().to_string(),
+                name: name.into(),
+            });
         }
         let expect_id: ObjectId = expect.parse().map_err(|_| ShipError::Verify {
             dest: self.describe(),

@@ -58,8 +58,13 @@ pub enum PutOutcome {
 /// A place archives are shipped to.
 pub trait Destination {
     /// Stores `local` as `name`, atomically and verified.
-    fn put(&self, local: &Path, name: &str, sha256: &ObjectId, size: u64)
-    -> Result<PutOutcome, ShipError>;
+    fn put(
+        &self,
+        local: &Path,
+        name: &str,
+        sha256: &ObjectId,
+        size: u64,
+    ) -> Result<PutOutcome, ShipError>;
     /// Every archive there (files whose names parse as archive names).
     fn list(&self) -> Result<Vec<RemoteArchive>, ShipError>;
     /// Downloads `name` into `out_dir`, verified against its sidecar; returns the path.
@@ -193,12 +198,27 @@ mod tests {
             "notes.txt",
         ];
         let list: Vec<_> = names.iter().map(|n| remote(n)).collect();
-        let (keep, delete) = plan_prune(&list, Retention { keep_last: 1, ..Default::default() });
+        let (keep, delete) = plan_prune(
+            &list,
+            Retention {
+                keep_last: 1,
+                ..Default::default()
+            },
+        );
         assert!(keep.contains(&names[3].to_string()));
-        assert!(keep.contains(&names[4].to_string()), "the only archive of a host stays");
+        assert!(
+            keep.contains(&names[4].to_string()),
+            "the only archive of a host stays"
+        );
         assert_eq!(delete.len(), 3);
         assert!(!delete.iter().any(|d| d == "notes.txt"));
-        let (keep, _) = plan_prune(&list, Retention { keep_daily: 2, ..Default::default() });
+        let (keep, _) = plan_prune(
+            &list,
+            Retention {
+                keep_daily: 2,
+                ..Default::default()
+            },
+        );
         // Newest of 22nd and newest of 21st (the 02:00 one).
         assert!(keep.contains(&names[3].to_string()) && keep.contains(&names[2].to_string()));
         assert!(!keep.contains(&names[1].to_string()));

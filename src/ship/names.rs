@@ -31,7 +31,9 @@ pub fn parse_archive_name(name: &str) -> Option<ArchiveName> {
     if host.is_empty() || ts.len() != 16 {
         return None;
     }
-    let time = NaiveDateTime::parse_from_str(ts, "%Y%m%dT%H%M%SZ").ok()?.and_utc();
+    let time = NaiveDateTime::parse_from_str(ts, "%Y%m%dT%H%M%SZ")
+        .ok()?
+        .and_utc();
     Some(ArchiveName {
         file_name: name.to_string(),
         host: host.to_string(),

@@ -6,7 +6,10 @@
 //! which S3 makes visible only when complete; an upload that fails is aborted.
 
 use super::dir::DirDest;
-use super::{Destination, PutOutcome, RemoteArchive, S3Options, ShipError, parse_archive_name, parse_sidecar, sidecar_text};
+use super::{
+    Destination, PutOutcome, RemoteArchive, S3Options, ShipError, parse_archive_name,
+    parse_sidecar, sidecar_text,
+};
 use crate::archive::ObjectId;
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -32,21 +35,35 @@ impl S3Dest {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let dest = format!("s3://{rest}");
         if bucket.is_empty() {
-            return Err(ShipError::Dest { dest, why: "no bucket name".into() });
+            return Err(ShipError::Dest {
+                dest,
+                why: "no bucket name".into(),
+            });
         }
         let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        let endpoint = opts.endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        let endpoint = opts
+            .endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
         if let Some(ep) = endpoint {
-            b = b.with_allow_http(ep.starts_with("http://")).with_endpoint(ep);
+            b = b
+                .with_allow_http(ep.starts_with("http://"))
+                .with_endpoint(ep);
         }
         if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
             b = b.with_region("us-east-1");
         }
-        let store = b.build().map_err(|e| ShipError::Dest { dest: dest.clone(), why: e.to_string() })?;
+        let store = b.build().map_err(|e| ShipError::Dest {
+            dest: dest.clone(),
+            why: e.to_string(),
+        })?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| ShipError::Dest { dest, why: e.to_string() })?;
+            .map_err(|e| ShipError::Dest {
+                dest,
+                why: e.to_string(),
+            })?;
         Ok(Self {
             store,
             bucket: bucket.into(),
@@ -64,7 +81,10 @@ impl S3Dest {
     }
 
     fn err(&self, e: impl std::fmt::Display) -> ShipError {
-        ShipError::Dest { dest: self.describe(), why: e.to_string() }
+        ShipError::Dest {
+            dest: self.describe(),
+            why: e.to_string(),
+        }
     }
 
     fn read_sidecar(&self, name: &str) -> Result<Option<String>, ShipError> {
@@ -81,15 +101,25 @@ impl S3Dest {
     }
 
     async fn upload(&self, local: &Path, key: &StorePath, size: u64) -> Result<(), ShipError> {
-        let io = |e: std::io::Error| ShipError::Io { path: local.into(), source: e };
+        let io = |e: std::io::Error| ShipError::Io {
+            path: local.into(),
+            source: e,
+        };
         let mut f = std::fs::File::open(local).map_err(io)?;
         if size as usize <= PART_SIZE {
             let mut buf = Vec::with_capacity(size as usize);
             f.read_to_end(&mut buf).map_err(io)?;
-            self.store.put(key, PutPayload::from(buf)).await.map_err(|e| self.err(e))?;
+            self.store
+                .put(key, PutPayload::from(buf))
+                .await
+                .map_err(|e| self.err(e))?;
             return Ok(());
         }
-        let upload = self.store.put_multipart(key).await.map_err(|e| self.err(e))?;
+        let upload = self
+            .store
+            .put_multipart(key)
+            .await
+            .map_err(|e| self.err(e))?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut buf = vec![0u8; 1024 * 1024];
         loop {
@@ -114,12 +144,20 @@ impl S3Dest {
 }
 
 impl Destination for S3Dest {
-    fn put(&self, local: &Path, name: &str, sha256: &ObjectId, size: u64) -> Result<PutOutcome, ShipError> {
+    fn put(
+        &self,
+        local: &Path,
+        name: &str,
+        sha256: &ObjectId,
+        size: u64,
+    ) -> Result<PutOutcome, ShipError> {
         let key = self.key(name);
         let existing = self.rt.block_on(self.store.head(&key));
         match existing {
             Ok(meta) => {
-                if meta.size == size && self.read_sidecar(name)?.as_deref() == Some(&sha256.to_hex()) {
+                if meta.size == size
+                    && self.read_sidecar(name)?.as_deref() == Some(&sha256.to_hex())
+                {
                     return Ok(PutOutcome::AlreadyPresent);
                 }
                 if meta.size == size && self.read_sidecar(name)?.is_none() {
@@ -131,13 +169,19 @@ impl Destination for S3Dest {
                         return Ok(PutOutcome::AlreadyPresent);
                     }
                 }
-                return Err(ShipError::Conflict { dest: self.describe(), name: name.into() });
+                return Err(ShipError::Conflict {
+                    dest: self.describe(),
+                    name: name.into(),
+                });
             }
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(self.err(e)),
         }
         self.rt.block_on(self.upload(local, &key, size))?;
-        let meta = self.rt.block_on(self.store.head(&key)).map_err(|e| self.err(e))?;
+        let meta = self
+            .rt
+            .block_on(self.store.head(&key))
+            .map_err(|e| self.err(e))?;
         if meta.size != size {
             return Err(ShipError::Verify {
                 dest: self.describe(),
@@ -161,11 +205,17 @@ impl Destination for S3Dest {
         })?;
         let mut out = Vec::new();
         for m in metas {
-            let Some(name) = m.location.filename().map(str::to_string) else { continue };
+            let Some(name) = m.location.filename().map(str::to_string) else {
+                continue;
+            };
             if parse_archive_name(&name).is_none() {
                 continue;
             }
-            out.push(RemoteArchive { sha256: self.read_sidecar(&name)?, name, size: m.size });
+            out.push(RemoteArchive {
+                sha256: self.read_sidecar(&name)?,
+                name,
+                size: m.size,
+            });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -179,7 +229,11 @@ impl Destination for S3Dest {
         })?;
         let expect_id: ObjectId = expect.parse().map_err(|_| self.err("unreadable sidecar"))?;
         let key = self.key(name);
-        let size = self.rt.block_on(self.store.head(&key)).map_err(|e| self.err(e))?.size;
+        let size = self
+            .rt
+            .block_on(self.store.head(&key))
+            .map_err(|e| self.err(e))?
+            .size;
         let local = DirDest::open(out_dir)?;
         local.land(
             name,
@@ -199,8 +253,15 @@ impl Destination for S3Dest {
 
     fn delete(&self, name: &str) -> Result<(), ShipError> {
         self.rt.block_on(async {
-            self.store.delete(&self.key(name)).await.map_err(|e| self.err(e))?;
-            match self.store.delete(&self.key(&format!("{name}.sha256"))).await {
+            self.store
+                .delete(&self.key(name))
+                .await
+                .map_err(|e| self.err(e))?;
+            match self
+                .store
+                .delete(&self.key(&format!("{name}.sha256")))
+                .await
+            {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(self.err(e)),
             }
@@ -220,7 +281,10 @@ impl S3Dest {
     fn put_sidecar(&self, name: &str, sha256: &ObjectId) -> Result<(), ShipError> {
         let text = sidecar_text(sha256, name);
         self.rt
-            .block_on(self.store.put(&self.key(&format!("{name}.sha256")), PutPayload::from(text.into_bytes())))
+            .block_on(self.store.put(
+                &self.key(&format!("{name}.sha256")),
+                PutPayload::from(text.into_bytes()),
+            ))
             .map_err(|e| self.err(e))?;
         Ok(())
     }
