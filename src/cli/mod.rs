@@ -3,6 +3,7 @@
 
 pub mod archive_cmds;
 mod output;
+mod packages_cmd;
 mod progress;
 mod restore_cmd;
 mod snapshot;
@@ -83,6 +84,8 @@ pub enum Command {
     Verify(archive_cmds::VerifyArgs),
     /// Restore files from an archive, verified, with owners, modes and labels.
     Restore(restore_cmd::RestoreArgs),
+    /// List archived rpm packages, or show how this host's packages drifted from them.
+    Packages(packages_cmd::PackagesArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -103,6 +106,7 @@ pub fn main() -> u8 {
         Command::Info(a) => archive_cmds::info(a),
         Command::Verify(a) => archive_cmds::verify(a, &progress),
         Command::Restore(a) => restore_cmd::run(a),
+        Command::Packages(a) => packages_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,
