@@ -9,6 +9,7 @@
 //! missing and the rest of the current ones added.
 
 use super::list::Package;
+use super::vercmp::compare_evr;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -165,11 +166,10 @@ fn key(p: &Package) -> Key<'_> {
 
 fn compare(a: &Package, b: &Package, opts: DiffOptions) -> Ordering {
     if opts.ignore_epoch {
-        let strip = |p: &Package| Package {
-            epoch: None,
-            ..p.clone()
-        };
-        strip(a).cmp_evr(&strip(b))
+        compare_evr(
+            (None, &a.version, &a.release),
+            (None, &b.version, &b.release),
+        )
     } else {
         a.cmp_evr(b)
     }

@@ -121,7 +121,8 @@ impl Package {
         )
     }
 
-    /// The name and release fields, checked as every list reader checks them.
+    /// Refuses empty fields and fields with whitespace or control characters, which
+    /// no rpm package has and which would garble listings and pasted commands.
     fn check(&self) -> Result<(), String> {
         let fields = [
             ("name", Some(&self.name)),
