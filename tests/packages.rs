@@ -494,6 +494,23 @@ fn diff_usage_errors_exit_2() {
     let a = archive.to_str().unwrap();
     let out = ocpvault(&["packages", "diff", a, "--restore-versions"]);
     assert_eq!(out.status.code(), Some(2));
+    let root = lab.root();
+    let r = root.to_str().unwrap();
+    let out = ocpvault(&[
+        "packages",
+        "diff",
+        a,
+        "--rpm-root",
+        r,
+        "--rpm-dbpath",
+        "var/lib/rpm",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a relative --rpm-dbpath is refused"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be absolute"));
     let empty = lab.path("empty-root");
     std::fs::create_dir(&empty).unwrap();
     let out = ocpvault(&[

@@ -27,15 +27,26 @@ pub struct RpmArgs {
 }
 
 impl RpmArgs {
-    fn options(&self, default_root: &Path) -> RpmOptions {
-        RpmOptions {
-            rpm: self.rpm.clone().unwrap_or_else(|| PathBuf::from("rpm")),
-            root: self
-                .rpm_root
-                .clone()
-                .unwrap_or_else(|| default_root.to_path_buf()),
-            dbpath: self.rpm_dbpath.clone(),
+    /// The rpm options; `--rpm-root` is made absolute (rpm requires it) and
+    /// `--rpm-dbpath` must be absolute (it names a directory inside the root).
+    fn options(&self, default_root: &Path) -> Result<RpmOptions, CliError> {
+        let root = match &self.rpm_root {
+            Some(r) => std::path::absolute(r)
+                .map_err(|e| CliError::new(format!("--rpm-root {}: {e}", r.display())))?,
+            None => default_root.to_path_buf(),
+        };
+        if let Some(db) = self.rpm_dbpath.as_ref().filter(|d| !d.is_absolute()) {
+            return Err(CliError::new(format!(
+                "--rpm-dbpath {}: must be absolute, as seen inside the rpm root",
+                db.display()
+            ))
+            .hint("for a database at /mnt/sysimage/var/lib/rpm: --rpm-root /mnt/sysimage --rpm-dbpath /var/lib/rpm"));
         }
+        Ok(RpmOptions {
+            rpm: self.rpm.clone().unwrap_or_else(|| PathBuf::from("rpm")),
+            root,
+            dbpath: self.rpm_dbpath.clone(),
+        })
     }
 
     fn is_given(&self) -> bool {
@@ -79,7 +90,7 @@ pub fn snapshot_source(
     };
     let opts = PackagesOptions {
         mode,
-        rpm: args.rpm.options(root),
+        rpm: args.rpm.options(root)?,
         created,
     };
     Ok(collect_packages(writer, &opts)?)
@@ -212,7 +223,7 @@ fn diff(args: DiffArgs) -> CmdResult {
 
 fn load_current(args: &DiffArgs) -> Result<Current, CliError> {
     if args.against == "live" {
-        let rpm = args.rpm.options(Path::new("/"));
+        let rpm = args.rpm.options(Path::new("/"))?;
         return query_live(&rpm);
     }
     if args.rpm.is_given() {
