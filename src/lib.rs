@@ -1,13 +1,15 @@
 //! ocpvault: offline backup and restore for OpenShift 3.x hosts.
 //!
 //! Layers, each importing only the ones below it:
-//! `cli` -> `collect` / `restore` / `verify` -> `archive`.
+//! `cli` -> `collect` / `restore` / `verify` / `packages` -> `archive`
+//! (`collect::packages` uses `packages` to run rpm).
 
 pub mod accounts;
 pub mod archive;
 pub mod cli;
 pub mod collect;
 pub mod crypto;
+pub mod packages;
 pub mod restore;
 pub mod ship;
 pub mod verify;

@@ -320,6 +320,12 @@ pub fn info(args: InfoArgs) -> CmdResult {
         for f in &s.failed {
             println!("  failed {}: {}", f.path, f.error);
         }
+        // Skipped and failed sources say why in details (spec §5.3).
+        for key in ["reason", "error"] {
+            if let Some(why) = s.details.get(key).and_then(|v| v.as_str()) {
+                println!("  {key}: {why}");
+            }
+        }
     }
     Ok(Outcome::Ok)
 }

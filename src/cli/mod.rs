@@ -3,6 +3,7 @@
 
 pub mod archive_cmds;
 mod output;
+mod packages_cmd;
 mod progress;
 mod restore_cmd;
 mod ship_cmd;
@@ -92,6 +93,8 @@ pub enum Command {
     Fetch(ship_cmd::FetchArgs),
     /// Delete old archives at a destination by retention, per host.
     Prune(ship_cmd::PruneArgs),
+    /// List archived rpm packages, or show how this host's packages drifted from them.
+    Packages(packages_cmd::PackagesArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -116,6 +119,7 @@ pub fn main() -> u8 {
         Command::List(a) => ship_cmd::list(a),
         Command::Fetch(a) => ship_cmd::fetch(a),
         Command::Prune(a) => ship_cmd::prune(a),
+        Command::Packages(a) => packages_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,

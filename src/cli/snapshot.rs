@@ -49,6 +49,8 @@ pub struct SnapshotArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub packages: super::packages_cmd::PackagesSourceArgs,
 }
 
 /// The encryption the flags ask for, if any.
@@ -122,6 +124,12 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     let mut sources = vec![report];
     // Further sources (packages, etcd, projects) run here, in this order, each
     // writing through `&mut writer` and returning its SourceReport.
+    sources.push(super::packages_cmd::snapshot_source(
+        &mut writer,
+        &args.packages,
+        &root,
+        created,
+    )?);
     let warnings = if key.is_some() {
         Vec::new()
     } else {

@@ -3,6 +3,7 @@
 
 pub mod files;
 pub mod host;
+pub mod packages;
 
 use crate::archive::{ByteString, Entry, EntryType, Store, format_time};
 
