@@ -2,6 +2,7 @@
 //! that prints. Errors become `ocpvault: <what>: <why>` plus an optional hint.
 
 pub mod archive_cmds;
+mod etcd_cmd;
 mod output;
 mod progress;
 mod restore_cmd;
