@@ -84,6 +84,8 @@ pub enum Command {
     Verify(archive_cmds::VerifyArgs),
     /// Restore files from an archive, verified, with owners, modes and labels.
     Restore(restore_cmd::RestoreArgs),
+    /// Inspect the archived etcd snapshot, or restore it into a new data directory.
+    Etcd(etcd_cmd::EtcdArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -104,6 +106,7 @@ pub fn main() -> u8 {
         Command::Info(a) => archive_cmds::info(a),
         Command::Verify(a) => archive_cmds::verify(a, &progress),
         Command::Restore(a) => restore_cmd::run(a),
+        Command::Etcd(a) => etcd_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,
