@@ -14,6 +14,7 @@
 mod datadir;
 mod discover;
 mod live;
+mod stream;
 
 use crate::archive::{ArchiveError, SourceReport, SourceStatus, Store};
 use crate::etcd::SOURCE_NAME;
@@ -101,7 +102,7 @@ pub fn collect_etcd(
     match discover::discover(opts) {
         Ok(discover::Discovery::NotConfigured(reason)) => Ok(skipped(reason)),
         Ok(discover::Discovery::Found(target)) => live::capture(store, &target, opts, progress),
-        Err((details, error)) => Ok(failed(details, error)),
+        Err(e) => Ok(failed(*e.details, e.error)),
     }
 }
 

@@ -33,7 +33,14 @@ pub struct Target {
 pub enum Discovery {
     /// Nothing says this host runs etcd; the reason for the report.
     NotConfigured(String),
-    Found(Target),
+    Found(Box<Target>),
+}
+
+/// Discovery failed: what was found so far, and why.
+#[derive(Debug)]
+pub struct DiscoveryError {
+    pub details: Box<EtcdDetails>,
+    pub error: String,
 }
 
 /// A path from the host's configuration, read under the root.
@@ -42,7 +49,7 @@ pub fn under_root(root: &Path, path: &str) -> PathBuf {
 }
 
 /// Finds the member to snapshot. An error carries what was found so far.
-pub fn discover(opts: &EtcdOptions) -> Result<Discovery, (EtcdDetails, String)> {
+pub fn discover(opts: &EtcdOptions) -> Result<Discovery, DiscoveryError> {
     let conf_path = under_root(&opts.root, ETCD_CONF_PATH);
     let pod_path = under_root(&opts.root, STATIC_POD_MANIFEST);
     let mut found = if conf_path.exists() {
@@ -72,10 +79,13 @@ pub fn discover(opts: &EtcdOptions) -> Result<Discovery, (EtcdDetails, String)> 
             "{} names no client URL (ETCD_LISTEN_CLIENT_URLS); pass --etcd-endpoints",
             found.origin
         );
-        return Err((details, error));
+        return Err(DiscoveryError {
+            details: Box::new(details),
+            error,
+        });
     }
     let data_dir = found.data_dir.trim_end_matches('/').to_string();
-    Ok(Discovery::Found(Target {
+    Ok(Discovery::Found(Box::new(Target {
         details,
         endpoints: found.endpoints,
         cacert: found.cacert,
@@ -83,7 +93,7 @@ pub fn discover(opts: &EtcdOptions) -> Result<Discovery, (EtcdDetails, String)> 
         key: found.key,
         data_dir_on_host: under_root(&opts.root, &data_dir),
         data_dir,
-    }))
+    })))
 }
 
 struct Found {
@@ -123,17 +133,20 @@ impl Found {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, (EtcdDetails, String)> {
+fn read_text(path: &Path) -> Result<String, DiscoveryError> {
     std::fs::read_to_string(path).map_err(|e| {
         let details = EtcdDetails {
             config: Some(path.display().to_string()),
             ..Default::default()
         };
-        (details, format!("cannot read {}: {e}", path.display()))
+        DiscoveryError {
+            details: Box::new(details),
+            error: format!("cannot read {}: {e}", path.display()),
+        }
     })
 }
 
-fn from_conf(opts: &EtcdOptions, path: &Path) -> Result<Found, (EtcdDetails, String)> {
+fn from_conf(opts: &EtcdOptions, path: &Path) -> Result<Found, DiscoveryError> {
     let conf = EtcdConf::parse(&read_text(path)?);
     let file = |key: &str, default: Option<&str>| {
         conf.get(key).or(default).map(|p| under_root(&opts.root, p))
@@ -151,7 +164,7 @@ fn from_conf(opts: &EtcdOptions, path: &Path) -> Result<Found, (EtcdDetails, Str
     })
 }
 
-fn from_manifest(opts: &EtcdOptions, path: &Path) -> Result<Found, (EtcdDetails, String)> {
+fn from_manifest(opts: &EtcdOptions, path: &Path) -> Result<Found, DiscoveryError> {
     let text = read_text(path)?;
     Ok(Found {
         origin: path.display().to_string(),
@@ -219,9 +232,9 @@ mod tests {
     fn flags_override_and_a_conf_without_urls_fails() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), ETCD_CONF_PATH, "ETCD_NAME=m0\n");
-        let (details, err) = discover(&opts(dir.path())).unwrap_err();
-        assert!(err.contains("names no client URL"), "{err}");
-        assert!(details.config.unwrap().ends_with("etc/etcd/etcd.conf"));
+        let err = discover(&opts(dir.path())).unwrap_err();
+        assert!(err.error.contains("names no client URL"), "{}", err.error);
+        assert!(err.details.config.unwrap().ends_with("etc/etcd/etcd.conf"));
         let mut o = opts(dir.path());
         o.endpoints = vec!["https://127.0.0.1:2379".into()];
         o.key = Some("/k.key".into());

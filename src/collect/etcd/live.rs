@@ -1,39 +1,22 @@
 //! The live snapshot: health and status first, then the Maintenance Snapshot stream.
 //!
 //! A worker thread runs the async etcd client on a current-thread runtime and sends
-//! the stream's pieces through a bounded channel; the calling thread reads them as a
-//! `Read`, checks etcd's integrity trailer on the way and streams them into
-//! `Store::prepare_object`, which spools large objects to disk. At most
-//! `CHANNEL_DEPTH` pieces (32 KiB each from etcd) are in memory at once.
+//! the stream's pieces through a bounded channel (`stream` reads them on the calling
+//! thread). At most `CHANNEL_DEPTH` pieces (32 KiB each from etcd) are in flight.
+//! All async code of ocpvault is in this file.
 
 use super::datadir::dir_record;
+use super::stream::{Event, store_stream};
 use super::{EtcdOptions, SnapshotProgress, Target, Timeouts, failed};
 use crate::archive::{ArchiveError, SourceReport, Store};
-use crate::collect::generated_entry;
-use crate::etcd::record::{EndpointStatus, MemberRecord, SnapshotRecord, hex_id};
-use crate::etcd::trailer::{TrailerOk, TrailerReader};
+use crate::etcd::record::{EndpointStatus, MemberRecord, hex_id};
 use crate::etcd::{SNAPSHOT_PATH, SOURCE_NAME};
 use etcd_client::{Certificate, Client, Identity, TlsOptions};
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
-use tokio::sync::mpsc::{Receiver, Sender, channel};
+use tokio::sync::mpsc::{Sender, channel};
 
 const CHANNEL_DEPTH: usize = 16;
-
-/// What the worker tells the reading side.
-#[derive(Debug)]
-pub(super) enum Event {
-    /// Connected and healthy; the stream follows.
-    Ready {
-        status: EndpointStatus,
-        members: Vec<MemberRecord>,
-    },
-    Chunk(Vec<u8>),
-    /// The stream ended normally.
-    End,
-    /// Connecting, the health check or the stream failed; the message names the endpoint.
-    Failed(String),
-}
 
 /// Takes a snapshot of the first healthy endpoint of `target` into `store`.
 pub(super) fn capture(
@@ -375,127 +358,4 @@ fn join_unique(mut text: String, more: &str) -> String {
         text.push_str(more);
     }
     text
-}
-
-/// What a completed stream left in the store.
-#[derive(Debug)]
-pub(super) struct Stored {
-    pub status: EndpointStatus,
-    pub members: Vec<MemberRecord>,
-    pub record: SnapshotRecord,
-}
-
-/// Reads the worker's events into one object at [`SNAPSHOT_PATH`]. The inner error is
-/// the source's failure; the outer one a failure to write the archive.
-pub(super) fn store_stream(
-    store: &mut dyn Store,
-    mut rx: Receiver<Event>,
-    created: (i64, u32),
-    progress: &dyn SnapshotProgress,
-) -> Result<Result<Stored, String>, ArchiveError> {
-    let (status, members) = match rx.blocking_recv() {
-        Some(Event::Ready { status, members }) => (status, members),
-        Some(Event::Failed(e)) => return Ok(Err(e)),
-        _ => return Ok(Err("the etcd client stopped before it connected".into())),
-    };
-    progress.start(status.db_size);
-    let mut reader = TrailerReader::new(ChannelReader::new(rx, progress));
-    let prepared = store.prepare_object(&mut reader);
-    progress.finish();
-    let ep = &status.endpoint;
-    let prepared = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            let why = match (reader.verdict(), &reader.get_ref().failure) {
-                (Some(Err(t)), _) => format!("{ep}: {SNAPSHOT_PATH}: {t}"),
-                (_, Some(f)) => f.clone(),
-                _ => format!("{ep}: writing the snapshot into the archive: {e}"),
-            };
-            return Ok(Err(why));
-        }
-    };
-    let trailer: TrailerOk = match reader.verdict() {
-        Some(Ok(t)) => *t,
-        _ => {
-            return Ok(Err(format!(
-                "{ep}: snapshot stream ended without a verdict"
-            )));
-        }
-    };
-    let size = prepared.size;
-    let id = store.commit_object(prepared)?;
-    store.add_entry(generated_entry(
-        SOURCE_NAME,
-        SNAPSHOT_PATH,
-        id,
-        size,
-        created,
-    ));
-    let record = SnapshotRecord {
-        path: SNAPSHOT_PATH.into(),
-        object: id,
-        size,
-        trailer_sha256: Some(hex::encode(trailer.sha256)),
-    };
-    Ok(Ok(Stored {
-        status,
-        members,
-        record,
-    }))
-}
-
-/// The snapshot stream as a `Read`, fed by the worker's bounded channel.
-struct ChannelReader<'a> {
-    rx: Receiver<Event>,
-    buf: Vec<u8>,
-    pos: usize,
-    done: bool,
-    failure: Option<String>,
-    progress: &'a dyn SnapshotProgress,
-}
-
-impl<'a> ChannelReader<'a> {
-    fn new(rx: Receiver<Event>, progress: &'a dyn SnapshotProgress) -> Self {
-        Self {
-            rx,
-            buf: Vec::new(),
-            pos: 0,
-            done: false,
-            failure: None,
-            progress,
-        }
-    }
-}
-
-impl Read for ChannelReader<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.pos < self.buf.len() {
-                let n = out.len().min(self.buf.len() - self.pos);
-                out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-                self.pos += n;
-                return Ok(n);
-            }
-            if self.done {
-                return Ok(0);
-            }
-            if let Some(f) = &self.failure {
-                return Err(io::Error::other(f.clone()));
-            }
-            match self.rx.blocking_recv() {
-                Some(Event::Chunk(c)) => {
-                    self.progress.advance(c.len() as u64);
-                    self.buf = c;
-                    self.pos = 0;
-                }
-                Some(Event::End) => self.done = true,
-                Some(Event::Failed(e)) => self.failure = Some(e),
-                Some(Event::Ready { .. }) => self.failure = Some("unexpected second status".into()),
-                None => {
-                    self.failure =
-                        Some("the etcd client stopped in the middle of the stream".into())
-                }
-            }
-        }
-    }
 }
