@@ -2,6 +2,8 @@
 //!
 //! Layers, each importing only the ones below it:
 //! `cli` -> `collect` / `restore` / `verify` -> `archive`.
+//! `accounts` and `etcd` (etcd.conf, the snapshot trailer, the etcd report schema)
+//! are shared helpers that import nothing but `archive`.
 
 pub mod accounts;
 pub mod archive;

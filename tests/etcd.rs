@@ -59,8 +59,10 @@ fn status_json(archive: &Path) -> (Option<i32>, serde_json::Value) {
 }
 
 /// Restores `archive` into `data_dir` and checks the command reported success.
-fn restore_into(archive: &Path, data_dir: &Path) -> String {
-    let out = ocpvault(&["etcd", "restore", s(archive), "--data-dir", s(data_dir)]);
+fn restore_into(archive: &Path, data_dir: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["etcd", "restore", s(archive), "--data-dir", s(data_dir)];
+    args.extend_from_slice(extra);
+    let out = ocpvault(&args);
     // 1 only for owner/label warnings, which need root.
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
@@ -126,12 +128,41 @@ fn live_snapshot_over_tls_restores_every_key() {
     assert_eq!(status["check"]["trailer"], "ok");
     assert_verifies(&archive);
 
-    // Restore over an existing data directory, which is moved aside, not deleted.
+    // A running member's data directory is never moved away under it.
+    let out = ocpvault(&[
+        "etcd",
+        "restore",
+        s(&archive),
+        "--data-dir",
+        s(&cfg.data_dir),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("etcd still holds"), "{err}");
+    assert!(cfg.data_dir.join("member/snap/db").is_file());
+    let leftover = format!("{}.ocpvault-snapshot.db", cfg.data_dir.display());
+    assert!(!Path::new(&leftover).exists(), "snapshot copy left behind");
+
+    // Restore over an existing data directory, which is moved aside, not deleted,
+    // with the guide's static pod steps around it.
     server.stop();
     let data_dir = dir.path().join("restored/etcd");
     std::fs::create_dir_all(&data_dir).unwrap();
     std::fs::write(data_dir.join("marker"), "old").unwrap();
-    restore_into(&archive, &data_dir);
+    let manifest = dir.path().join("node/pods/etcd.yaml");
+    std::fs::create_dir_all(manifest.parent().unwrap()).unwrap();
+    std::fs::write(&manifest, "kind: Pod\n").unwrap();
+    let extra = ["--static-pod", "--pod-manifest", s(&manifest)];
+    let steps = restore_into(&archive, &data_dir, &extra);
+    let stop = steps
+        .find("node/pods-stopped/etcd.yaml")
+        .expect("pod stopped");
+    let restore = steps.find("snapshot restore").expect("restored");
+    assert!(
+        stop < restore && steps.rfind("mv ").unwrap() > restore,
+        "{steps}"
+    );
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), "kind: Pod\n");
     let aside: Vec<_> = std::fs::read_dir(dir.path().join("restored"))
         .unwrap()
         .filter_map(|e| e.ok())
@@ -299,7 +330,7 @@ fn data_dir_capture_of_a_stopped_member_restores_every_key() {
         "{printed}"
     );
     assert!(!new_dir.exists(), "--print changed the host");
-    restore_into(&archive, &new_dir);
+    restore_into(&archive, &new_dir, &[]);
     let restored = EtcdServer::start(&ServerConfig {
         data_dir: new_dir,
         log: dir.path().join("restored.log"),

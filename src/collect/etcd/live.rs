@@ -337,6 +337,8 @@ fn explain_tls(text: String) -> String {
         || text.contains("CertificateRequired")
     {
         "the server did not accept the client certificate"
+    } else if text.contains("UnsupportedCertVersion") {
+        "a certificate is X.509 v1; ocpvault's TLS accepts only v3 certificates, as openshift-ansible issues them"
     } else if text.contains("NotValidForName") {
         "the server certificate does not name this endpoint"
     } else {

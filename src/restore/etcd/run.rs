@@ -47,9 +47,6 @@ impl State {
                 manifest.display()
             ));
         }
-        if let Some(snap) = &self.snapshot {
-            s.push_str(&format!("; the verified snapshot is at {}", snap.display()));
-        }
         s
     }
 }
@@ -64,14 +61,21 @@ pub fn execute(
     let mut state = State::default();
     for step in &plan.steps {
         on_step(step);
-        run_step(reader, step, &mut state, &mut report).map_err(|why| match why {
-            StepError::Fatal(e) => e,
-            StepError::Failed(why) => EtcdRestoreError::Step {
-                what: step_name(step),
-                why,
-                state: state.describe(),
-            },
-        })?;
+        if let Err(why) = run_step(reader, step, &mut state, &mut report) {
+            // The archive still holds the snapshot; a leftover copy would only block
+            // the next attempt.
+            if let Some(snapshot) = state.snapshot.take() {
+                let _ = std::fs::remove_file(snapshot);
+            }
+            return Err(match why {
+                StepError::Fatal(e) => e,
+                StepError::Failed(why) => EtcdRestoreError::Step {
+                    what: step_name(step),
+                    why,
+                    state: state.describe(),
+                },
+            });
+        }
         report.done.push(step.shell());
     }
     Ok(report)
@@ -190,6 +194,9 @@ fn extract(
     dest: &Path,
     check_trailer: bool,
 ) -> Result<(), EtcdRestoreError> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| EtcdRestoreError::io(parent, e))?;
+    }
     let mut file = File::options()
         .write(true)
         .create_new(true)
