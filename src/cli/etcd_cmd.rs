@@ -7,6 +7,7 @@ use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveError, SourceReport, Store};
 use crate::collect::etcd::{EtcdMode, EtcdOptions, SnapshotProgress, Timeouts, collect_etcd};
 use crate::etcd::STATIC_POD_MANIFEST;
+use crate::etcd::record::CaptureKind;
 use crate::restore::etcd::status::{EtcdStatusReport, inspect};
 use crate::restore::etcd::{
     EtcdRestoreError, EtcdRestoreOptions, RestorePlan, Step, execute, plan,
@@ -95,6 +96,10 @@ impl SnapshotProgress for ByteBar<'_> {
     fn advance(&self, bytes: u64) {
         if let Some(b) = self.bar.borrow().as_ref() {
             b.inc(bytes);
+            // Status reports the db size as of its last commit; the stream can be longer.
+            if b.length().is_some_and(|len| b.position() > len) {
+                b.set_length(b.position());
+            }
         }
     }
     fn finish(&self) {
@@ -317,11 +322,11 @@ fn archive_args(input: &ReadArchive) -> Vec<String> {
 
 fn print_plan(plan: &RestorePlan) {
     println!("# ocpvault etcd restore: the steps below; nothing has been changed");
-    println!(
-        "# {} capture, object {}",
-        plan.capture.as_str(),
-        plan.object
-    );
+    let kind = match plan.capture {
+        CaptureKind::Snapshot => "live snapshot; etcdctl checks its hash trailer",
+        CaptureKind::DataDir => "db copied from a stopped data dir; it has no hash trailer",
+    };
+    println!("# {kind}; object {}", plan.object);
     let p = &plan.params;
     for (flag, (value, from)) in [
         ("--name", &p.name),
