@@ -30,7 +30,13 @@ pub enum EtcdModeArg {
 #[derive(Debug, Clone, clap::Args)]
 pub struct EtcdSnapshotArgs {
     /// Capture etcd: auto (when this host's configuration says it runs etcd) or skip.
-    #[arg(long = "etcd", id = "etcd_mode", value_enum, default_value = "auto")]
+    #[arg(
+        long = "etcd",
+        id = "etcd_mode",
+        value_name = "MODE",
+        value_enum,
+        default_value = "auto"
+    )]
     pub mode: EtcdModeArg,
     /// etcd client URLs to try in order, instead of ETCD_LISTEN_CLIENT_URLS.
     #[arg(
