@@ -37,8 +37,10 @@ leaf() { # name cn ca
   if [ $have_openssl = 1 ]; then
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$2" \
       -keyout "$tmp/$1.key" -out "$tmp/$1.csr" 2>/dev/null
+    # X.509 v3 with SANs, as openshift-ansible issues them.
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:%s,DNS:localhost,IP:192.168.55.8,IP:127.0.0.1\n' "$2" > "$tmp/$1.ext"
     openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/$3.crt" -CAkey "$tmp/$3.key" \
-      -CAcreateserial -days 730 -out "$tmp/$1.crt" 2>/dev/null
+      -CAcreateserial -days 730 -extfile "$tmp/$1.ext" -out "$tmp/$1.crt" 2>/dev/null
   else
     cp "$tmp/$3.crt" "$tmp/$1.crt"; cp "$tmp/$3.key" "$tmp/$1.key"; echo csr > "$tmp/$1.csr"
   fi

@@ -2,6 +2,7 @@
 //! that prints. Errors become `ocpvault: <what>: <why>` plus an optional hint.
 
 pub mod archive_cmds;
+mod etcd_cmd;
 mod output;
 mod packages_cmd;
 mod progress;
@@ -74,7 +75,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Capture host files into a new archive.
-    Snapshot(snapshot::SnapshotArgs),
+    Snapshot(Box<snapshot::SnapshotArgs>),
     /// List the entries of an archive.
     Ls(archive_cmds::LsArgs),
     /// Write one file's content from an archive to stdout.
@@ -95,6 +96,8 @@ pub enum Command {
     Prune(ship_cmd::PruneArgs),
     /// List archived rpm packages, or show how this host's packages drifted from them.
     Packages(packages_cmd::PackagesArgs),
+    /// Inspect the archived etcd snapshot, or restore it into a new data directory.
+    Etcd(etcd_cmd::EtcdArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -109,7 +112,7 @@ pub fn main() -> u8 {
     };
     let progress = progress::ProgressMode::new(cli.quiet);
     let result = match cli.command {
-        Command::Snapshot(a) => snapshot::run(a, &progress),
+        Command::Snapshot(a) => snapshot::run(*a, &progress),
         Command::Ls(a) => archive_cmds::ls(a),
         Command::Cat(a) => archive_cmds::cat(a),
         Command::Info(a) => archive_cmds::info(a),
@@ -120,6 +123,7 @@ pub fn main() -> u8 {
         Command::Fetch(a) => ship_cmd::fetch(a),
         Command::Prune(a) => ship_cmd::prune(a),
         Command::Packages(a) => packages_cmd::run(a),
+        Command::Etcd(a) => etcd_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,

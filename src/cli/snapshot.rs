@@ -51,6 +51,8 @@ pub struct SnapshotArgs {
     pub json: bool,
     #[command(flatten)]
     pub packages: super::packages_cmd::PackagesSourceArgs,
+    #[command(flatten)]
+    pub etcd: super::etcd_cmd::EtcdSnapshotArgs,
 }
 
 /// The encryption the flags ask for, if any.
@@ -129,6 +131,13 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
         &args.packages,
         &root,
         created,
+    )?);
+    sources.push(super::etcd_cmd::collect(
+        &mut writer,
+        &args.etcd,
+        &root,
+        created,
+        progress,
     )?);
     let warnings = if key.is_some() {
         Vec::new()

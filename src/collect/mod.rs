@@ -1,6 +1,7 @@
 //! Snapshot sources. Each source is one file here; it reads from the host and writes
 //! objects and entries through [`crate::archive::Store`], then reports what it did.
 
+pub mod etcd;
 pub mod files;
 pub mod host;
 pub mod packages;
@@ -36,7 +37,21 @@ pub fn add_generated_file(
         })?;
     let size = prepared.size;
     let id = store.commit_object(prepared)?;
-    let entry = Entry {
+    let entry = generated_entry(source, path, id, size, created);
+    store.add_entry(entry.clone());
+    Ok(entry)
+}
+
+/// The entry [`add_generated_file`] records for an object already committed: a file
+/// owned by root with mode 0600 and the capture time as mtime.
+pub fn generated_entry(
+    source: &str,
+    path: &str,
+    id: crate::archive::ObjectId,
+    size: u64,
+    created: (i64, u32),
+) -> Entry {
+    Entry {
         path: ByteString::from(path),
         kind: EntryType::File,
         source: source.to_string(),
@@ -53,7 +68,5 @@ pub fn add_generated_file(
         hardlink_group: None,
         rdev: None,
         xattrs: Vec::new(),
-    };
-    store.add_entry(entry.clone());
-    Ok(entry)
+    }
 }

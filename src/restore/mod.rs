@@ -8,6 +8,7 @@
 //! `<name>.ocpvault-old` unless `overwrite`; after writing, each file is read back and
 //! checked again.
 
+pub mod etcd;
 pub mod meta;
 pub mod paths;
 
