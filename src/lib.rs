@@ -7,5 +7,6 @@ pub mod accounts;
 pub mod archive;
 pub mod cli;
 pub mod collect;
+pub mod oc;
 pub mod restore;
 pub mod verify;

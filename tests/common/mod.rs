@@ -93,6 +93,8 @@ pub fn demo_tree(dir: &Path) -> PathBuf {
 }
 
 /// Takes a snapshot of `root` into `outdir` with extra args; returns the archive path.
+/// The projects source is skipped unless `extra` sets `--projects`: the demo tree has
+/// an admin kubeconfig, but no API server answers it here.
 pub fn snapshot(root: &Path, outdir: &Path, extra: &[&str]) -> PathBuf {
     let mut args = vec![
         "snapshot",
@@ -102,6 +104,9 @@ pub fn snapshot(root: &Path, outdir: &Path, extra: &[&str]) -> PathBuf {
         outdir.to_str().unwrap(),
         "--json",
     ];
+    if !extra.contains(&"--projects") {
+        args.extend_from_slice(&["--projects", "skip"]);
+    }
     args.extend_from_slice(extra);
     let out = ocpvault(&args);
     assert!(
