@@ -4,6 +4,7 @@
 pub mod archive_cmds;
 mod output;
 mod progress;
+mod project_cmd;
 mod restore_cmd;
 mod snapshot;
 
@@ -83,6 +84,8 @@ pub enum Command {
     Verify(archive_cmds::VerifyArgs),
     /// Restore files from an archive, verified, with owners, modes and labels.
     Restore(restore_cmd::RestoreArgs),
+    /// List the projects an archive holds, or re-create one in a cluster.
+    Project(project_cmd::ProjectArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -103,6 +106,7 @@ pub fn main() -> u8 {
         Command::Info(a) => archive_cmds::info(a),
         Command::Verify(a) => archive_cmds::verify(a, &progress),
         Command::Restore(a) => restore_cmd::run(a),
+        Command::Project(a) => project_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,

@@ -34,6 +34,8 @@ pub struct SnapshotArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub projects: super::project_cmd::ProjectsSourceArgs,
 }
 
 #[derive(serde::Serialize)]
@@ -76,6 +78,13 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     let mut sources = vec![report];
     // Further sources (packages, etcd, projects) run here, in this order, each
     // writing through `&mut writer` and returning its SourceReport.
+    sources.push(super::project_cmd::run_source(
+        &args.projects,
+        &root,
+        created,
+        &mut writer,
+        progress,
+    )?);
     let warnings = secret_warnings(&secret_files_of(&sources));
     for s in &sources {
         writer.add_source(s.clone());

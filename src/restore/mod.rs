@@ -10,6 +10,7 @@
 
 pub mod meta;
 pub mod paths;
+pub mod project;
 
 use crate::accounts::Accounts;
 use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId, RESERVED_PREFIX};
