@@ -124,10 +124,10 @@ fn list(args: ListArgs) -> CmdResult {
 
 fn print_project(p: &ProjectSummary) {
     println!(
-        "{}: {} objects in {} files",
+        "{}: {} in {}",
         p.name,
-        p.objects,
-        p.files.len()
+        plural(p.objects, "object"),
+        plural(p.files.len() as u64, "file")
     );
     for f in &p.files {
         let count = f.objects.map_or("?".to_string(), |n| n.to_string());
@@ -230,11 +230,17 @@ fn apply(plan: &ProjectPlan, args: &RestoreArgs) -> Result<bool, CliError> {
     Ok(has_failures(&results))
 }
 
+fn plural(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// One line per object. The server's AlreadyExists message names the temporary file,
+/// which says nothing useful, so it is shortened.
 fn print_result(r: &ApplyResult) {
     let what = format!("{}/{}", r.kind.to_ascii_lowercase(), r.name);
     match &r.status {
         ApplyStatus::Created => println!("created {what}"),
-        ApplyStatus::Skipped(m) => println!("skipped {what}: {m}"),
+        ApplyStatus::Skipped(_) => println!("skipped {what}: already exists"),
         ApplyStatus::Failed(m) => println!("failed  {what}: {m}"),
     }
 }

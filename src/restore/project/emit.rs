@@ -56,6 +56,10 @@ fn write_seq(out: &mut String, a: &[Value], indent: usize) {
                 out.push_str("-\n");
                 write_seq(out, inner, indent + 2);
             }
+            Value::String(text) if is_block_safe(text) => {
+                out.push('-');
+                write_block(out, text, indent + 2);
+            }
             scalar => {
                 out.push_str("- ");
                 write_scalar(out, scalar);
@@ -74,9 +78,47 @@ fn write_value(out: &mut String, v: &Value, indent: usize) {
             Value::Array(a) => write_seq(out, a, indent),
             _ => unreachable!("is_block is only true for maps and sequences"),
         }
+    } else if let Some(text) = v.as_str().filter(|t| is_block_safe(t)) {
+        write_block(out, text, indent);
     } else {
         out.push(' ');
         write_scalar(out, v);
+        out.push('\n');
+    }
+}
+
+/// True for multi-line text that a literal block scalar (`|`) carries unchanged and
+/// that stays readable that way: no leading space (it would change the detected
+/// indentation), no tabs, carriage returns or other line breaks than `\n`, no line
+/// of only spaces or with trailing spaces, only printable characters.
+fn is_block_safe(s: &str) -> bool {
+    s.contains('\n')
+        && !s.starts_with([' ', '\n'])
+        && s.chars().all(|c| {
+            c == '\n'
+                || (is_printable(c) && !matches!(c, '\t' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+        })
+        && s.split('\n').all(|l| !l.ends_with(' '))
+}
+
+/// A literal block scalar after a key's ':' or an item's '-', content at `indent`.
+/// The chomping indicator keeps the trailing newlines exactly: `|-` none, `|` one,
+/// `|+` more.
+fn write_block(out: &mut String, s: &str, indent: usize) {
+    let (indicator, body) = if s.ends_with("\n\n") {
+        (" |+", &s[..s.len() - 1])
+    } else if let Some(body) = s.strip_suffix('\n') {
+        (" |", body)
+    } else {
+        (" |-", s)
+    };
+    out.push_str(indicator);
+    out.push('\n');
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            pad(out, indent);
+            out.push_str(line);
+        }
         out.push('\n');
     }
 }
@@ -159,7 +201,9 @@ mod tests {
 data:
   "8080": "0755"
   "on": "yes"
-  script: "a\nb\n"
+  script: |
+    a
+    b
 kind: "ConfigMap"
 list:
   - a: 1
@@ -186,6 +230,18 @@ metadata:
     fn odd_strings_round_trip() {
         let odd = [
             "",
+            "a\nb",
+            "a\nb\n",
+            "a\n\n",
+            "a\n\nb\n\n\n",
+            "#!/bin/sh\n  indented\n- dash\nkey: v\n",
+            "x\n---\n...\n",
+            "\nlead",
+            " a\nb",
+            "a \nb",
+            "a\n \nb",
+            "a\tb\nc",
+            "a\r\nb",
             " lead",
             "trail ",
             "#x",
@@ -215,7 +271,7 @@ metadata:
             "`x",
         ];
         for s in odd {
-            let v = json!({ s: s, "k": [s] });
+            let v = json!({ s: s, "k": [s, [s]], "m": {"n": s} });
             let text = to_yaml(&v);
             let back: Value =
                 serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{s:?}: {e}\n{text}"));
