@@ -2,17 +2,18 @@
 //!
 //! Layers, each importing only the ones below it:
 //! `cli` -> `collect` / `restore` / `verify` / `packages` -> `archive`
-//! (`collect::packages` uses `packages` to run rpm). `accounts` and `etcd` (etcd.conf,
-//! the snapshot trailer, the etcd report schema) are shared helpers that import
-//! nothing but `archive`.
+//! (`collect::packages` uses `packages` to run rpm). `accounts`, `oc` (running the
+//! OpenShift client) and `etcd` (etcd.conf, the snapshot trailer, the etcd report
+//! schema) are shared helpers below `collect` and `restore`.
 
 pub mod accounts;
 pub mod archive;
 pub mod cli;
 pub mod collect;
 pub mod crypto;
-pub mod packages;
 pub mod etcd;
+pub mod oc;
+pub mod packages;
 pub mod restore;
 pub mod ship;
 pub mod verify;

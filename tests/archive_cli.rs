@@ -524,6 +524,10 @@ fn identical_contents_are_stored_once() {
     let root = demo_tree(dir.path());
     let out = ocpvault(&[
         "snapshot",
+        "--etcd",
+        "skip",
+        "--projects",
+        "skip",
         "--root",
         root.to_str().unwrap(),
         "--output",
@@ -685,6 +689,10 @@ fn two_snapshots_in_the_same_second_do_not_clash() {
                 "snapshot",
                 "-q",
                 "--json",
+                "--etcd",
+                "skip",
+                "--projects",
+                "skip",
                 "--root",
                 root.to_str().unwrap(),
                 "--output",

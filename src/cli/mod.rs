@@ -6,6 +6,7 @@ mod etcd_cmd;
 mod output;
 mod packages_cmd;
 mod progress;
+mod project_cmd;
 mod restore_cmd;
 mod ship_cmd;
 mod snapshot;
@@ -98,6 +99,8 @@ pub enum Command {
     Packages(packages_cmd::PackagesArgs),
     /// Inspect the archived etcd snapshot, or restore it into a new data directory.
     Etcd(etcd_cmd::EtcdArgs),
+    /// List the projects an archive holds, or re-create one in a cluster.
+    Project(project_cmd::ProjectArgs),
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -124,6 +127,7 @@ pub fn main() -> u8 {
         Command::Prune(a) => ship_cmd::prune(a),
         Command::Packages(a) => packages_cmd::run(a),
         Command::Etcd(a) => etcd_cmd::run(a),
+        Command::Project(a) => project_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,

@@ -53,6 +53,8 @@ pub struct SnapshotArgs {
     pub packages: super::packages_cmd::PackagesSourceArgs,
     #[command(flatten)]
     pub etcd: super::etcd_cmd::EtcdSnapshotArgs,
+    #[command(flatten)]
+    pub projects: super::project_cmd::ProjectsSourceArgs,
 }
 
 /// The encryption the flags ask for, if any.
@@ -137,6 +139,13 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
         &args.etcd,
         &root,
         created,
+        progress,
+    )?);
+    sources.push(super::project_cmd::run_source(
+        &args.projects,
+        &root,
+        created,
+        &mut writer,
         progress,
     )?);
     let warnings = if key.is_some() {

@@ -1,12 +1,15 @@
 //! Snapshot sources. Each source is one file here; it reads from the host and writes
 //! objects and entries through [`crate::archive::Store`], then reports what it did.
 
+mod api_resources;
 pub mod etcd;
 pub mod files;
 pub mod host;
 pub mod packages;
+pub mod projects;
+mod yaml_scan;
 
-use crate::archive::{ByteString, Entry, EntryType, Store, format_time};
+use crate::archive::{ByteString, Entry, EntryType, PreparedObject, Store, format_time};
 
 /// Progress callbacks a source may use; the CLI draws them, tests ignore them.
 pub trait Progress {
@@ -35,6 +38,19 @@ pub fn add_generated_file(
             path: path.into(),
             source: e,
         })?;
+    add_prepared_file(store, source, path, prepared, created)
+}
+
+/// Like [`add_generated_file`], for content the source has already read with
+/// [`Store::prepare_object`] and decided to keep (for instance only once the command
+/// that produced it exited successfully).
+pub fn add_prepared_file(
+    store: &mut dyn Store,
+    source: &str,
+    path: &str,
+    prepared: PreparedObject,
+    created: (i64, u32),
+) -> Result<Entry, crate::archive::ArchiveError> {
     let size = prepared.size;
     let id = store.commit_object(prepared)?;
     let entry = generated_entry(source, path, id, size, created);

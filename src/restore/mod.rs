@@ -11,6 +11,7 @@
 pub mod etcd;
 pub mod meta;
 pub mod paths;
+pub mod project;
 
 use crate::accounts::Accounts;
 use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId, RESERVED_PREFIX};

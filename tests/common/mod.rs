@@ -93,6 +93,8 @@ pub fn demo_tree(dir: &Path) -> PathBuf {
 }
 
 /// Takes a snapshot of `root` into `outdir` with extra args; returns the archive path.
+/// The projects source is skipped unless `extra` sets `--projects`: the demo tree has
+/// an admin kubeconfig, but no API server answers it here.
 pub fn snapshot(root: &Path, outdir: &Path, extra: &[&str]) -> PathBuf {
     let mut args = vec![
         "snapshot",
@@ -106,6 +108,9 @@ pub fn snapshot(root: &Path, outdir: &Path, extra: &[&str]) -> PathBuf {
     // here; tests that want etcd pass their own --etcd flags.
     if !extra.iter().any(|a| a.starts_with("--etcd")) {
         args.extend_from_slice(&["--etcd", "skip"]);
+    }
+    if !extra.contains(&"--projects") {
+        args.extend_from_slice(&["--projects", "skip"]);
     }
     args.extend_from_slice(extra);
     let out = ocpvault(&args);

@@ -1,0 +1,254 @@
+//! `ocpvault project list|restore`, and the snapshot flags of the `projects` source.
+
+use super::archive_cmds::ReadArchive;
+use super::output::print_json;
+use super::progress::ProgressMode;
+use super::{CliError, CmdResult, Outcome};
+use crate::archive::{SourceReport, Store};
+use crate::collect::projects::{
+    PROJECTS_PREFIX, ProjectSelection, ProjectsOptions, SOURCE, collect_projects,
+};
+use crate::oc::{Oc, OcError};
+use crate::restore::project::apply::{ApplyResult, ApplyStatus, apply_plan, has_failures};
+use crate::restore::project::{
+    ProjectPlan, ProjectSummary, list_projects, plan_project, write_plan,
+};
+use std::path::{Path, PathBuf};
+
+/// The snapshot flags of the `projects` source.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProjectsSourceArgs {
+    /// Projects to export through the API: auto (all of them on a master, where the
+    /// admin kubeconfig exists; none elsewhere), all, NAME[,NAME...] or skip.
+    #[arg(
+        long,
+        value_name = "auto|all|NAME[,NAME...]|skip",
+        default_value = "auto"
+    )]
+    pub projects: ProjectSelection,
+    /// The OpenShift client to run for project exports (kubectl works too).
+    #[arg(long, value_name = "PATH", default_value = "oc")]
+    pub oc: PathBuf,
+    /// Kubeconfig for project exports [default: <root>/etc/origin/master/admin.kubeconfig].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// Runs the `projects` source during a snapshot, with progress per project.
+pub fn run_source(
+    args: &ProjectsSourceArgs,
+    root: &Path,
+    created: (i64, u32),
+    store: &mut dyn Store,
+    progress: &ProgressMode,
+) -> Result<SourceReport, CliError> {
+    let opts = ProjectsOptions {
+        selection: args.projects.clone(),
+        oc: args.oc.clone(),
+        kubeconfig: args.kubeconfig.clone(),
+        root: root.to_path_buf(),
+        created,
+    };
+    let counter = progress.counter("projects");
+    let report = collect_projects(store, &opts, &counter);
+    counter.finish();
+    Ok(report?)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProjectArgs {
+    #[command(subcommand)]
+    pub command: ProjectCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ProjectCommand {
+    /// List the projects an archive holds, with object counts per type.
+    List(ListArgs),
+    /// Re-create one project from an archive, dependencies first.
+    Restore(RestoreArgs),
+}
+
+pub fn run(args: ProjectArgs) -> CmdResult {
+    match args.command {
+        ProjectCommand::List(a) => list(a),
+        ProjectCommand::Restore(a) => restore(a),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub input: ReadArchive,
+    /// Print one JSON object (formats/projects.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct ListJson<'a> {
+    archive: String,
+    /// The projects source's status; null when the archive has none.
+    status: Option<&'static str>,
+    projects: &'a [ProjectSummary],
+}
+
+fn list(args: ListArgs) -> CmdResult {
+    let reader = args.input.open()?;
+    let manifest = reader.manifest();
+    let projects = list_projects(manifest);
+    let source = manifest.source(SOURCE);
+    if args.json {
+        print_json(&ListJson {
+            archive: args.input.archive.display().to_string(),
+            status: source.map(|s| s.status.as_str()),
+            projects: &projects,
+        })?;
+        return Ok(Outcome::Ok);
+    }
+    if projects.is_empty() {
+        println!("no project exports in this archive");
+    }
+    for p in &projects {
+        print_project(p);
+    }
+    if let Some(s) = source {
+        for key in ["reason", "error"] {
+            if let Some(text) = s.details.get(key).and_then(|v| v.as_str()) {
+                println!("source projects {}: {text}", s.status.as_str());
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_project(p: &ProjectSummary) {
+    println!(
+        "{}: {} in {}",
+        p.name,
+        plural(p.objects, "object"),
+        plural(p.files.len() as u64, "file")
+    );
+    for f in &p.files {
+        let count = f.objects.map_or("?".to_string(), |n| n.to_string());
+        println!("  {:<48} {count:>5}", f.rel);
+    }
+    let short = |path: &str| {
+        let prefix = format!("{PROJECTS_PREFIX}{}/", p.name);
+        path.trim_start_matches(&prefix)
+            .trim_end_matches(".yaml")
+            .to_string()
+    };
+    for s in &p.skipped {
+        println!("  skipped {}: {}", short(&s.path), s.reason);
+    }
+    for f in &p.failed {
+        println!("  failed {}: {}", short(&f.path), f.reason);
+    }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["output", "apply"])))]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub input: ReadArchive,
+    /// The project to re-create.
+    pub project: String,
+    /// Write one numbered YAML file per object, in creation order, into DIR (new or
+    /// empty), ready for `oc create -f DIR`.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Create the objects now, one `oc create -f` each, in order.
+    #[arg(long)]
+    pub apply: bool,
+    /// The OpenShift client to run with --apply (kubectl works too).
+    #[arg(long, value_name = "PATH", default_value = "oc")]
+    pub oc: PathBuf,
+    /// Kubeconfig for --apply [default: the client's own, from KUBECONFIG or oc login].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+fn restore(args: RestoreArgs) -> CmdResult {
+    let mut reader = args.input.open()?;
+    let plan = plan_project(&mut reader, &args.project)?;
+    for s in &plan.skipped {
+        println!("left out {} {}: {}", s.kind, s.name, s.reason);
+    }
+    let failed = match &args.output {
+        Some(dir) => {
+            write_output(&plan, dir)?;
+            false
+        }
+        None => apply(&plan, &args)?,
+    };
+    for w in &plan.warnings {
+        println!("warning: {w}");
+    }
+    Ok(if failed || !plan.warnings.is_empty() {
+        Outcome::Findings
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn write_output(plan: &ProjectPlan, dir: &Path) -> Result<(), CliError> {
+    write_plan(plan, dir)?;
+    for o in &plan.objects {
+        println!("{:<56} {} {}", o.file, o.kind, o.name);
+    }
+    println!(
+        "project {}: {} objects written to {}, {} left out; create them with: oc create -f {}",
+        plan.project,
+        plan.objects.len(),
+        dir.display(),
+        plan.skipped.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Creates the objects; returns true when any failed.
+fn apply(plan: &ProjectPlan, args: &RestoreArgs) -> Result<bool, CliError> {
+    let tmp = tempfile::Builder::new()
+        .prefix("ocpvault-project-")
+        .tempdir()
+        .map_err(|e| CliError::new(format!("temporary directory: {e}")))?;
+    let dir = tmp.path().join(&plan.project);
+    write_plan(plan, &dir)?;
+    let oc = Oc::new(&args.oc, args.kubeconfig.as_deref());
+    let results = apply_plan(plan, &dir, &oc, &mut print_result).map_err(apply_error)?;
+    let count = |f: fn(&ApplyStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
+    println!(
+        "project {}: {} created, {} skipped (already exist), {} failed, {} left out",
+        plan.project,
+        count(|s| matches!(s, ApplyStatus::Created)),
+        count(|s| matches!(s, ApplyStatus::Skipped(_))),
+        count(|s| matches!(s, ApplyStatus::Failed(_))),
+        plan.skipped.len()
+    );
+    Ok(has_failures(&results))
+}
+
+fn plural(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// One line per object. The server's AlreadyExists message names the temporary file,
+/// which says nothing useful, so it is shortened.
+fn print_result(r: &ApplyResult) {
+    let what = format!("{}/{}", r.kind.to_ascii_lowercase(), r.name);
+    match &r.status {
+        ApplyStatus::Created => println!("created {what}"),
+        ApplyStatus::Skipped(_) => println!("skipped {what}: already exists"),
+        ApplyStatus::Failed(m) => println!("failed  {what}: {m}"),
+    }
+}
+
+fn apply_error(e: OcError) -> CliError {
+    let hint = match &e {
+        OcError::Spawn { .. } => "install the OpenShift client (oc) or pass --oc PATH",
+        _ => "log in with oc login, or pass --kubeconfig FILE",
+    };
+    CliError::from(e).hint(hint)
+}
