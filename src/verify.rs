@@ -7,7 +7,8 @@
 //! and hard-link targets that exist.
 
 use crate::archive::{
-    ArchiveReader, EntryType, FIXED_MEMBERS, ObjectId, is_normalized_path, object_member,
+    ArchiveReader, EntryType, FIXED_MEMBERS, ObjectId, ScannedMember, expected_member_header,
+    is_normalized_path, magic_bytes, object_member,
 };
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -62,13 +63,19 @@ pub fn verify_archive(reader: &mut ArchiveReader, on_object: &dyn Fn(u64)) -> Ve
 }
 
 fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
-    let members = match reader.scan_members() {
+    let scan = match reader.scan_members() {
         Ok(m) => m,
         Err(e) => {
             report.push(Level::Error, "container", e.to_string());
             return;
         }
     };
+    for p in &scan.problems {
+        report.push(Level::Error, "container", p.clone());
+    }
+    let members = scan.members;
+    check_headers(&members, report);
+    check_fixed_contents(reader, &members, report);
     let mut by_name: HashMap<Vec<u8>, (u64, u64)> = HashMap::new();
     for m in &members {
         let shown = String::from_utf8_lossy(&m.name).into_owned();
@@ -122,6 +129,61 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
                 String::from_utf8_lossy(&m.name).into_owned(),
                 "object member missing from the index",
             );
+        }
+    }
+}
+
+/// Every header must be byte for byte what the writer produces (spec §3.1), which
+/// catches any change to a header, including fields no reader looks at.
+fn check_headers(members: &[ScannedMember], report: &mut VerifyReport) {
+    let Some(first) = members.first() else {
+        return;
+    };
+    let mtime = tar::Header::from_byte_slice(&first.header)
+        .mtime()
+        .unwrap_or(0);
+    for m in members {
+        let name = String::from_utf8_lossy(&m.name);
+        if expected_member_header(&name, m.length, mtime) != m.header {
+            report.push(
+                Level::Error,
+                name.into_owned(),
+                "tar header differs from the one this format writes",
+            );
+        }
+    }
+}
+
+/// The magic member and the stored manifest bytes must match exactly.
+fn check_fixed_contents(
+    reader: &mut ArchiveReader,
+    members: &[ScannedMember],
+    report: &mut VerifyReport,
+) {
+    if let Some(m) = members.first() {
+        let magic = magic_bytes();
+        let ok = m.length == magic.len() as u64
+            && reader
+                .hash_stored(m.offset, m.length)
+                .is_ok_and(|h| h == ObjectId::of_bytes(&magic));
+        if !ok {
+            report.push(
+                Level::Error,
+                "OCPVAULT",
+                "magic member is not exactly the v1 magic line",
+            );
+        }
+    }
+    let loc = reader.index().manifest.clone();
+    if let Some(expect) = loc.stored_sha256 {
+        match reader.hash_stored(loc.offset, loc.length) {
+            Ok(h) if h == expect => {}
+            Ok(_) => report.push(
+                Level::Error,
+                "manifest.json.zst",
+                "stored bytes fail their SHA-256 check",
+            ),
+            Err(e) => report.push(Level::Error, "manifest.json.zst", e.to_string()),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! End-to-end tests of the archive core through the built binary: snapshot, verify,
 //! ls, cat, restore, tampering, hostile archives, interrupted snapshots and the
-//! manual recovery recipe from formats/archive-v1.md §10.
+//! manual recovery recipe from formats/archive-v1.md §11.
 
 mod common;
 
@@ -482,12 +482,12 @@ fn gnu_tar_lists_the_container_and_the_recovery_recipe_recovers_a_file() {
     assert_eq!(names.last(), Some(&"TRAILER"));
     assert!(names.contains(&"manifest.json.zst") && names.contains(&"index.json"));
 
-    // The recipe from formats/archive-v1.md §10, extracted from the spec itself.
+    // The recipe from formats/archive-v1.md §11, extracted from the spec itself.
     let spec =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("formats/archive-v1.md"))
             .unwrap();
     let section = spec
-        .split("## 10. Recovery without ocpvault")
+        .split("## 11. Recovery without ocpvault")
         .nth(1)
         .unwrap();
     let script = section

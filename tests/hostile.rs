@@ -17,6 +17,10 @@ fn header(name: &str, size: usize) -> [u8; 512] {
     h.set_mode(0o600);
     h.set_mtime(1_700_000_000);
     h.set_entry_type(tar::EntryType::Regular);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_username("root").unwrap();
+    h.set_groupname("root").unwrap();
     h.set_cksum();
     *h.as_bytes()
 }

@@ -19,6 +19,9 @@ pub struct ManifestLocation {
     pub length: u64,
     pub size: u64,
     pub sha256: ObjectId,
+    /// SHA-256 of the member data as stored (compressed); spec §6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_sha256: Option<ObjectId>,
 }
 
 /// Where one object member's data is.
@@ -28,4 +31,7 @@ pub struct IndexObject {
     pub offset: u64,
     pub length: u64,
     pub size: u64,
+    /// SHA-256 of the member data as stored (compressed); spec §6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_sha256: Option<ObjectId>,
 }

@@ -22,9 +22,19 @@ pub use manifest::{
     parse_time,
 };
 pub use reader::{
-    ArchiveReader, FIXED_MEMBERS, ObjectReader, ReadSeek, ScannedMember, object_member,
+    ArchiveReader, FIXED_MEMBERS, ObjectReader, ReadSeek, Scan, ScannedMember, object_member,
 };
 pub use writer::{ArchiveWriter, PreparedObject, Sink, Store, WriteStats, WriterOptions};
+
+/// The exact header this format writes for a member (spec §3.1), for strict checks.
+pub fn expected_member_header(name: &str, size: u64, mtime: u64) -> [u8; 512] {
+    container::member_header(name, size, mtime)
+}
+
+/// The exact content of the magic member (spec §2).
+pub fn magic_bytes() -> Vec<u8> {
+    format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION).into_bytes()
+}
 
 /// The format version this build writes and the newest it reads (spec §2).
 pub const FORMAT_VERSION: u32 = 1;

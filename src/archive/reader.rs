@@ -32,9 +32,18 @@ pub struct ArchiveReader {
     manifest: Manifest,
 }
 
+/// The result of a sequential scan: the members, and every structural problem found
+/// (non-zero padding, a damaged end marker, bytes after it).
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    pub members: Vec<ScannedMember>,
+    pub problems: Vec<String>,
+}
+
 /// One member found by a sequential scan of the container.
 #[derive(Debug, Clone)]
 pub struct ScannedMember {
+    pub header: [u8; 512],
     pub name: Vec<u8>,
     pub typeflag: u8,
     pub offset: u64,
@@ -75,8 +84,23 @@ impl ArchiveReader {
                 "archive is truncated or damaged (no trailer at the end)",
             ));
         }
-        let trailer = container::parse_trailer(&tail[512..512 + TRAILER_LEN])
-            .map_err(|w| ArchiveError::corrupt(path, w))?;
+        let trailer_raw = &tail[512..512 + TRAILER_LEN];
+        let trailer =
+            container::parse_trailer(trailer_raw).map_err(|w| ArchiveError::corrupt(path, w))?;
+        // Only the exact bytes the writer produces are accepted (no upper-case hex, no
+        // other padding), so any change to the trailer is caught.
+        let canonical = container::trailer_bytes(
+            trailer.version,
+            trailer.index_offset,
+            trailer.index_length,
+            &trailer.index_sha256,
+        );
+        if trailer.version <= FORMAT_VERSION && canonical != trailer_raw {
+            return Err(ArchiveError::corrupt(
+                path,
+                "trailer is not in canonical form",
+            ));
+        }
         if trailer.version > FORMAT_VERSION {
             return Err(ArchiveError::NewerVersion {
                 path: path.into(),
@@ -176,14 +200,18 @@ impl ArchiveReader {
         self.inner
             .seek(SeekFrom::Start(loc.offset))
             .map_err(|e| ArchiveError::io(&self.path, e))?;
-        let limited = (&mut self.inner).take(loc.length);
-        let decoder = zstd::stream::read::Decoder::new(limited)
-            .map_err(|e| ArchiveError::io(&self.path, e))?;
+        let raw = RawHashing {
+            inner: (&mut self.inner).take(loc.length),
+            hasher: Sha256::new(),
+        };
+        let decoder =
+            zstd::stream::read::Decoder::new(raw).map_err(|e| ArchiveError::io(&self.path, e))?;
         Ok(ObjectReader {
             decoder,
             hasher: Sha256::new(),
             expect: *id,
             expect_size: loc.size,
+            expect_stored: loc.stored_sha256,
             seen: 0,
             done: false,
         })
@@ -191,9 +219,10 @@ impl ArchiveReader {
 
     /// Reads the container from the start, header by header (spec §3), returning
     /// every member. Used by verify to check the index against the real layout.
-    pub fn scan_members(&mut self) -> Result<Vec<ScannedMember>, ArchiveError> {
+    pub fn scan_members(&mut self) -> Result<Scan, ArchiveError> {
         let io = |e| ArchiveError::io(&self.path, e);
         let mut out = Vec::new();
+        let mut problems = Vec::new();
         let mut pos = 0u64;
         let mut block = [0u8; 512];
         loop {
@@ -221,7 +250,20 @@ impl ArchiveReader {
             if out.len() >= MAX_ITEMS {
                 return Err(ArchiveError::corrupt(&self.path, "too many members"));
             }
+            let pad = container::padding(h.size) as usize;
+            let mut padding = [0u8; 512];
+            self.inner
+                .seek(SeekFrom::Start(offset + h.size))
+                .map_err(io)?;
+            self.inner.read_exact(&mut padding[..pad]).map_err(io)?;
+            if padding[..pad].iter().any(|b| *b != 0) {
+                problems.push(format!(
+                    "member {} has non-zero padding",
+                    String::from_utf8_lossy(&h.name)
+                ));
+            }
             out.push(ScannedMember {
+                header: block,
                 name: h.name,
                 typeflag: h.typeflag,
                 offset,
@@ -229,7 +271,39 @@ impl ArchiveReader {
             });
             pos = next;
         }
-        Ok(out)
+        // Exactly two zero blocks end the stream (spec §1).
+        if self.len != pos + 2 * BLOCK {
+            problems.push(format!(
+                "the end marker at byte {pos} is followed by {} bytes instead of 512",
+                self.len.saturating_sub(pos + BLOCK)
+            ));
+        } else {
+            self.inner.seek(SeekFrom::Start(pos + BLOCK)).map_err(io)?;
+            self.inner.read_exact(&mut block).map_err(io)?;
+            if block.iter().any(|b| *b != 0) {
+                problems.push("the second end-of-archive block is not zero".into());
+            }
+        }
+        Ok(Scan {
+            members: out,
+            problems,
+        })
+    }
+
+    /// SHA-256 of `length` stored bytes at `offset`, streamed.
+    pub fn hash_stored(&mut self, offset: u64, length: u64) -> Result<ObjectId, ArchiveError> {
+        let io = |e| ArchiveError::io(&self.path, e);
+        self.inner.seek(SeekFrom::Start(offset)).map_err(io)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut left = length;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            self.inner.read_exact(&mut buf[..n]).map_err(io)?;
+            h.update(&buf[..n]);
+            left -= n as u64;
+        }
+        Ok(ObjectId::from_hasher(h))
     }
 }
 
@@ -332,18 +406,53 @@ fn read_manifest(
     Ok(manifest)
 }
 
-/// Streams one object's bytes and checks them at the end.
+/// Hashes the stored (compressed) bytes as the decoder pulls them.
+pub struct RawHashing<'a> {
+    inner: io::Take<&'a mut Box<dyn ReadSeek>>,
+    hasher: Sha256,
+}
+
+impl Read for RawHashing<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Streams one object's bytes and checks them at the end: the SHA-256 and size of
+/// the content, and (when the index records it) the SHA-256 of the stored bytes.
 pub struct ObjectReader<'a> {
-    decoder:
-        zstd::stream::read::Decoder<'static, io::BufReader<io::Take<&'a mut Box<dyn ReadSeek>>>>,
+    decoder: zstd::stream::read::Decoder<'static, io::BufReader<RawHashing<'a>>>,
     hasher: Sha256,
     expect: ObjectId,
     expect_size: u64,
+    expect_stored: Option<ObjectId>,
     seen: u64,
     done: bool,
 }
 
 impl ObjectReader<'_> {
+    /// Hashes whatever stored bytes the decoder left unread, then compares.
+    fn check_stored(&mut self) -> io::Result<()> {
+        let Some(expect) = self.expect_stored else {
+            return Ok(());
+        };
+        let raw = self.decoder.get_mut().get_mut();
+        io::copy(raw, &mut io::sink())?;
+        let got = ObjectId::from_hasher(std::mem::take(&mut raw.hasher));
+        if got != expect {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "object {}: stored bytes fail their SHA-256 check",
+                    self.expect
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The size the index promises.
     pub fn size(&self) -> u64 {
         self.expect_size
@@ -377,6 +486,7 @@ impl Read for ObjectReader<'_> {
                     format!("object {} fails its SHA-256 check (got {got})", self.expect),
                 ));
             }
+            self.check_stored()?;
             return Ok(0);
         }
         self.hasher.update(&buf[..n]);

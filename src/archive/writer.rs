@@ -231,19 +231,24 @@ impl ArchiveWriter {
             return Ok(obj.id);
         }
         let name = container::object_member(&obj.id);
-        let (offset, length) = match obj.data {
+        let (offset, length, stored) = match obj.data {
             Prepared::Memory(bytes) => {
                 let off = self
                     .write_member(&name, &bytes)
                     .map_err(|e| self.io_err(e))?;
-                (off, bytes.len() as u64)
+                (off, bytes.len() as u64, ObjectId::of_bytes(&bytes))
             }
             Prepared::Spool(mut file, len) => {
                 let header = member_header(&name, len, self.mtime());
+                let mut hasher = Sha256::new();
                 let res = (|| {
                     self.out.write_all(&header)?;
                     let off = self.out.pos;
-                    let copied = io::copy(&mut (&mut file).take(len), &mut self.out)?;
+                    let mut tee = HashingWriter {
+                        inner: &mut self.out,
+                        hasher: &mut hasher,
+                    };
+                    let copied = io::copy(&mut (&mut file).take(len), &mut tee)?;
                     if copied != len {
                         return Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
@@ -253,7 +258,8 @@ impl ArchiveWriter {
                     self.write_padding(len)?;
                     Ok(off)
                 })();
-                (res.map_err(|e| self.io_err(e))?, len)
+                let off = res.map_err(|e| self.io_err(e))?;
+                (off, len, ObjectId::from_hasher(hasher))
             }
         };
         self.stats.bytes_stored += length;
@@ -265,6 +271,7 @@ impl ArchiveWriter {
                 offset,
                 length,
                 size: obj.size,
+                stored_sha256: Some(stored),
             },
         );
         self.order.push(obj.id);
@@ -321,6 +328,7 @@ impl ArchiveWriter {
                 length: compressed.len() as u64,
                 size: json.len() as u64,
                 sha256: ObjectId::of_bytes(&json),
+                stored_sha256: Some(ObjectId::of_bytes(&compressed)),
             },
             objects: self.order.iter().map(|id| self.objects[id]).collect(),
         };
@@ -362,6 +370,23 @@ impl ArchiveWriter {
             .and_then(|d| d.sync_all())
             .map_err(|e| ArchiveError::io(&dir, e))?;
         Ok((placed, stats))
+    }
+}
+
+/// Passes writes through and hashes them.
+struct HashingWriter<'a, W> {
+    inner: W,
+    hasher: &'a mut Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
