@@ -813,3 +813,63 @@ fn golden_v1_archive_is_still_read() {
     assert_eq!(info["host"]["hostname"], "golden-host");
     assert_eq!(info["format_version"], 1);
 }
+
+#[test]
+fn an_interrupted_restore_converges_when_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    for d in 0..40 {
+        let sub = root.join(format!("etc/origin/gen/d{d:02}"));
+        fs::create_dir_all(&sub).unwrap();
+        for f in 0..50 {
+            fs::write(
+                sub.join(format!("f{f:02}.yaml")),
+                format!("dir {d} file {f}\n").repeat(20),
+            )
+            .unwrap();
+        }
+    }
+    let archive = snapshot(
+        &root,
+        dir.path(),
+        &["--no-default-paths", "--include", "/etc/origin"],
+    );
+    let target = dir.path().join("t");
+    let mut child = bin()
+        .args([
+            "restore",
+            archive.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = ocpvault(&[
+        "restore",
+        archive.to_str().unwrap(),
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every archived entry is back with its attributes, and nothing else is there.
+    let paths = archived_paths(&archive);
+    for p in &paths {
+        assert_eq!(attrs(&join(&root, p)), attrs(&join(&target, p)), "{p}");
+    }
+    let on_disk = walkdir(&target.join("etc/origin")).len();
+    assert_eq!(
+        on_disk,
+        paths
+            .iter()
+            .filter(|p| p.starts_with("/etc/origin/"))
+            .count()
+    );
+}

@@ -111,6 +111,7 @@ pub fn restore(
             ..Default::default()
         },
         dirs_to_sync: BTreeSet::new(),
+        parents: BTreeSet::new(),
     };
     let entries: Vec<Entry> = selected
         .iter()
@@ -123,6 +124,12 @@ pub fn restore(
     }
     for e in entries.iter().filter(|e| e.kind == EntryType::Hardlink) {
         r.restore_entry(reader, e);
+    }
+    if !opts.dry_run {
+        // Before directory times are set: removing files changes them.
+        for dir in std::mem::take(&mut r.parents) {
+            remove_stale_temporaries(&dir, &mut r.report);
+        }
     }
     for e in entries.iter().rev().filter(|e| e.kind == EntryType::Dir) {
         r.finish_dir(e);
@@ -223,6 +230,8 @@ struct Restorer<'a> {
     accounts: Accounts,
     report: RestoreReport,
     dirs_to_sync: BTreeSet<PathBuf>,
+    /// Every directory an entry was restored into.
+    parents: BTreeSet<PathBuf>,
 }
 
 impl Restorer<'_> {
@@ -241,6 +250,9 @@ impl Restorer<'_> {
 
     fn restore_entry(&mut self, reader: &mut ArchiveReader, entry: &Entry) {
         let dest = dest_path(&self.target, entry.path.as_bytes());
+        if let Some(p) = dest.parent() {
+            self.parents.insert(p.to_path_buf());
+        }
         match prepare_parents(&self.target, entry.path.as_bytes(), !self.opts.dry_run) {
             Ok(made) => {
                 if let Some(first) = made.first() {
@@ -557,6 +569,31 @@ impl Restorer<'_> {
         }
         self.act(entry, "create", None);
         Ok(())
+    }
+}
+
+/// Removes `.ocpvault-tmp-*` files that an interrupted earlier restore left behind, so
+/// that a rerun converges to exactly the archive's state. Only files and symlinks
+/// with that prefix are touched, never directories.
+fn remove_stale_temporaries(dir: &Path, report: &mut RestoreReport) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let is_ours = name.as_encoded_bytes().starts_with(b".ocpvault-tmp-");
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if is_ours && !is_dir {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => report.warnings.push(format!(
+                    "{}: removed a temporary file left by an interrupted restore",
+                    e.path().display()
+                )),
+                Err(err) => report
+                    .warnings
+                    .push(format!("{}: {err}", e.path().display())),
+            }
+        }
     }
 }
 
