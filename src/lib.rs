@@ -15,5 +15,6 @@ pub mod etcd;
 pub mod oc;
 pub mod packages;
 pub mod restore;
+pub mod shell;
 pub mod ship;
 pub mod verify;

@@ -344,24 +344,13 @@ impl Collector<'_> {
     }
 
     fn base_entry(&self, apath: &[u8], host: &Path, meta: &Metadata) -> Entry {
-        Entry {
-            path: ByteString(apath.to_vec()),
-            kind: EntryType::File,
-            source: "files".into(),
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
-            user: self.accounts.user_name(meta.uid()),
-            group: self.accounts.group_name(meta.gid()),
-            mtime: format_time(meta.mtime(), meta.mtime_nsec() as u32),
-            size: 0,
-            object: None,
-            target: None,
-            link: None,
-            hardlink_group: None,
-            rdev: None,
-            xattrs: read_xattrs(host),
-        }
+        entry_from_metadata(
+            ByteString(apath.to_vec()),
+            "files",
+            host,
+            meta,
+            &self.accounts,
+        )
     }
 
     /// Reads a regular file into a prepared object, re-reading when it changes under
@@ -409,7 +398,38 @@ impl Collector<'_> {
     }
 }
 
-fn is_unchanged(a: &Metadata, b: &Metadata) -> bool {
+/// A `file` entry carrying everything `lstat` and the xattrs say about `host`; the
+/// caller sets the type, object and size.
+pub fn entry_from_metadata(
+    path: ByteString,
+    source: &str,
+    host: &Path,
+    meta: &Metadata,
+    accounts: &Accounts,
+) -> Entry {
+    Entry {
+        path,
+        kind: EntryType::File,
+        source: source.into(),
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        user: accounts.user_name(meta.uid()),
+        group: accounts.group_name(meta.gid()),
+        mtime: format_time(meta.mtime(), meta.mtime_nsec() as u32),
+        size: 0,
+        object: None,
+        target: None,
+        link: None,
+        hardlink_group: None,
+        rdev: None,
+        xattrs: read_xattrs(host),
+    }
+}
+
+/// True when a file's identity, size, mtime and ctime are the same in both stats: it
+/// did not change while it was read.
+pub fn is_unchanged(a: &Metadata, b: &Metadata) -> bool {
     a.ino() == b.ino()
         && a.size() == b.size()
         && a.mtime() == b.mtime()

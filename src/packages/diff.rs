@@ -290,19 +290,7 @@ fn push_note(lines: &mut Vec<String>, report: &DiffReport, change: Change, what:
     }
 }
 
-/// `word` unchanged when a shell reads it literally, else single-quoted.
-pub fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && !word.starts_with('~')
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._+-:~@%,/=".contains(&b));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
+pub use crate::shell::quote as shell_word;
 
 #[cfg(test)]
 mod tests {

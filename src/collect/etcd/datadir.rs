@@ -11,9 +11,9 @@ use super::failed;
 use crate::accounts::Accounts;
 use crate::archive::{
     ArchiveError, ByteString, Entry, EntryType, FailedItem, ObjectId, SourceReport, SourceStatus,
-    Store, format_mode, format_time,
+    Store, format_mode,
 };
-use crate::collect::files::read_xattrs;
+use crate::collect::files::{entry_from_metadata, is_unchanged};
 use crate::etcd::record::{CaptureKind, DataDirRecord, EtcdDetails, SnapshotRecord};
 use crate::etcd::{DATA_DIR_DB_PATH, DATA_DIR_PREFIX, SOURCE_NAME};
 use std::fs::{File, Metadata};
@@ -211,32 +211,12 @@ impl DirCapture<'_> {
     }
 
     fn entry(&self, apath: &str, host: &Path, meta: &Metadata) -> Entry {
-        Entry {
-            path: ByteString::from(apath),
-            kind: EntryType::File,
-            source: SOURCE_NAME.into(),
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
-            user: self.accounts.user_name(meta.uid()),
-            group: self.accounts.group_name(meta.gid()),
-            mtime: format_time(meta.mtime(), meta.mtime_nsec() as u32),
-            size: 0,
-            object: None,
-            target: None,
-            link: None,
-            hardlink_group: None,
-            rdev: None,
-            xattrs: read_xattrs(host),
-        }
+        entry_from_metadata(
+            ByteString::from(apath),
+            SOURCE_NAME,
+            host,
+            meta,
+            &self.accounts,
+        )
     }
-}
-
-fn is_unchanged(a: &Metadata, b: &Metadata) -> bool {
-    a.ino() == b.ino()
-        && a.size() == b.size()
-        && a.mtime() == b.mtime()
-        && a.mtime_nsec() == b.mtime_nsec()
-        && a.ctime() == b.ctime()
-        && a.ctime_nsec() == b.ctime_nsec()
 }

@@ -128,15 +128,7 @@ fn quote_path(p: &std::path::Path) -> String {
 
 /// Quotes a word for a POSIX shell when it needs it.
 pub fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+    crate::shell::quote(word)
 }
 
 #[cfg(test)]
