@@ -165,7 +165,17 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     options.insert("compression_level".into(), args.level.into());
     let (path, stats) = writer.finish(facts, options)?;
     sources.sort_by(|a, b| a.name.cmp(&b.name));
-    let outcome = if sources.iter().any(|s| s.has_warnings()) {
+    let mut warnings = warnings;
+    let no_files = sources
+        .iter()
+        .any(|s| s.name == "files" && s.captured == 0);
+    if no_files {
+        warnings.push(format!(
+            "no host files found under {}: none of the captured paths exist; is this an OpenShift host? (see --root, --include)",
+            root.display()
+        ));
+    }
+    let outcome = if no_files || sources.iter().any(|s| s.has_warnings()) {
         Outcome::Findings
     } else {
         Outcome::Ok
