@@ -11,6 +11,7 @@ pub mod archive;
 pub mod cli;
 pub mod collect;
 pub mod crypto;
+pub mod diff;
 pub mod etcd;
 pub mod oc;
 pub mod packages;

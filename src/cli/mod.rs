@@ -2,6 +2,7 @@
 //! that prints. Errors become `ocpvault: <what>: <why>` plus an optional hint.
 
 pub mod archive_cmds;
+mod diff_cmd;
 mod etcd_cmd;
 mod output;
 mod packages_cmd;
@@ -85,6 +86,8 @@ pub enum Command {
     Info(archive_cmds::InfoArgs),
     /// Check every object's hash and the manifest/index consistency.
     Verify(archive_cmds::VerifyArgs),
+    /// Show what changed on this host (or a --root tree) since the snapshot.
+    Diff(diff_cmd::DiffArgs),
     /// Restore files from an archive, verified, with owners, modes and labels.
     Restore(restore_cmd::RestoreArgs),
     /// Copy archives to a directory or s3://bucket/prefix, verified and atomic.
@@ -120,6 +123,7 @@ pub fn main() -> u8 {
         Command::Cat(a) => archive_cmds::cat(a),
         Command::Info(a) => archive_cmds::info(a),
         Command::Verify(a) => archive_cmds::verify(a, &progress),
+        Command::Diff(a) => diff_cmd::run(a),
         Command::Restore(a) => restore_cmd::run(a),
         Command::Ship(a) => ship_cmd::ship(a),
         Command::List(a) => ship_cmd::list(a),
