@@ -2,6 +2,7 @@
 //! that prints. Errors become `ocpvault: <what>: <why>` plus an optional hint.
 
 pub mod archive_cmds;
+mod config_defaults;
 mod diff_cmd;
 mod etcd_cmd;
 mod output;
@@ -12,7 +13,7 @@ mod restore_cmd;
 mod ship_cmd;
 mod snapshot;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 
 /// The outcome of a command that completed.
@@ -70,6 +71,10 @@ pub struct Cli {
     /// Do not draw progress bars.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// Read defaults from FILE (TOML, or JSON when it ends in .json) instead of
+    /// /etc/ocpvault/config.toml or config.json; flags override it.
+    #[arg(long, global = true, value_name = "FILE", env = "OCPVAULT_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -106,15 +111,36 @@ pub enum Command {
     Project(project_cmd::ProjectArgs),
 }
 
+/// Parses `args` with the configuration file's values as defaults; on failure
+/// prints why and returns the exit code.
+fn parse_with_config(args: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
+    let explicit = config_defaults::explicit_path(&args);
+    let cmd = match crate::config::load(explicit.as_deref()) {
+        Ok(Some((_, config))) => config_defaults::apply(Cli::command(), &config),
+        Ok(None) => Cli::command(),
+        Err(e) => {
+            eprintln!("ocpvault: {e}");
+            if matches!(e, crate::config::ConfigError::Invalid { .. }) {
+                eprintln!("hint: formats/config.md lists every key and its type");
+            }
+            return Err(2);
+        }
+    };
+    let parsed = cmd
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    parsed.map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { 2 } else { 0 }
+    })
+}
+
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> u8 {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match parse_with_config(args) {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return code;
-        }
+        Err(code) => return code,
     };
     let progress = progress::ProgressMode::new(cli.quiet);
     let result = match cli.command {
