@@ -4,6 +4,7 @@
 pub mod archive_cmds;
 mod config_defaults;
 mod diff_cmd;
+mod docs_cmd;
 mod etcd_cmd;
 mod output;
 mod packages_cmd;
@@ -109,6 +110,11 @@ pub enum Command {
     Etcd(etcd_cmd::EtcdArgs),
     /// List the projects an archive holds, or re-create one in a cluster.
     Project(project_cmd::ProjectArgs),
+    /// Write a shell completion script (bash, zsh, fish, ...) to stdout.
+    Completions(docs_cmd::CompletionsArgs),
+    /// Write the man pages into DIR (used to refresh man/).
+    #[command(hide = true)]
+    Manpages(docs_cmd::ManpagesArgs),
 }
 
 /// Parses `args` with the configuration file's values as defaults; on failure
@@ -158,6 +164,8 @@ pub fn main() -> u8 {
         Command::Packages(a) => packages_cmd::run(a),
         Command::Etcd(a) => etcd_cmd::run(a),
         Command::Project(a) => project_cmd::run(a),
+        Command::Completions(a) => docs_cmd::completions(a),
+        Command::Manpages(a) => docs_cmd::manpages(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,
