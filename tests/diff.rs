@@ -215,3 +215,24 @@ fn paths_narrow_the_diff_and_unknown_paths_fail() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/var/nothing: not in the archive"));
 }
+
+#[test]
+fn an_encrypted_archive_is_read_with_its_identity() {
+    use age::secrecy::ExposeSecret;
+    let dir = tempfile::tempdir().unwrap();
+    let root = demo_tree(dir.path());
+    let id = age::x25519::Identity::generate();
+    let public = id.to_public().to_string();
+    let archive = snapshot(&root, dir.path(), &["--recipient", &public]);
+    let key = dir.path().join("key.txt");
+    std::fs::write(&key, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    let (a, r) = (archive.to_str().unwrap(), root.to_str().unwrap());
+    let out = ocpvault(&["diff", a, "--root", r, "--identity", key.to_str().unwrap()]);
+    assert_eq!(stdout_ok(&out), "");
+    std::fs::write(root.join("etc/origin/master/extra"), b"x").unwrap();
+    let out = ocpvault(&["diff", a, "--root", r, "-i", key.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = ocpvault(&["diff", a, "--root", r]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint: pass --identity"));
+}
