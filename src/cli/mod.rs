@@ -2,6 +2,9 @@
 //! that prints. Errors become `ocpvault: <what>: <why>` plus an optional hint.
 
 pub mod archive_cmds;
+mod config_defaults;
+mod diff_cmd;
+mod docs_cmd;
 mod etcd_cmd;
 mod output;
 mod packages_cmd;
@@ -11,7 +14,7 @@ mod restore_cmd;
 mod ship_cmd;
 mod snapshot;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 
 /// The outcome of a command that completed.
@@ -69,6 +72,10 @@ pub struct Cli {
     /// Do not draw progress bars.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// Read defaults from FILE (TOML, or JSON when it ends in .json) instead of
+    /// /etc/ocpvault/config.toml or config.json; flags override it.
+    #[arg(long, global = true, value_name = "FILE", env = "OCPVAULT_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -85,6 +92,8 @@ pub enum Command {
     Info(archive_cmds::InfoArgs),
     /// Check every object's hash and the manifest/index consistency.
     Verify(archive_cmds::VerifyArgs),
+    /// Show what changed on this host (or a --root tree) since the snapshot.
+    Diff(diff_cmd::DiffArgs),
     /// Restore files from an archive, verified, with owners, modes and labels.
     Restore(restore_cmd::RestoreArgs),
     /// Copy archives to a directory or s3://bucket/prefix, verified and atomic.
@@ -101,17 +110,43 @@ pub enum Command {
     Etcd(etcd_cmd::EtcdArgs),
     /// List the projects an archive holds, or re-create one in a cluster.
     Project(project_cmd::ProjectArgs),
+    /// Write a shell completion script (bash, zsh, fish, ...) to stdout.
+    Completions(docs_cmd::CompletionsArgs),
+    /// Write the man pages into DIR (used to refresh man/).
+    #[command(hide = true)]
+    Manpages(docs_cmd::ManpagesArgs),
+}
+
+/// Parses `args` with the configuration file's values as defaults; on failure
+/// prints why and returns the exit code.
+fn parse_with_config(args: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
+    let explicit = config_defaults::explicit_path(&args);
+    let cmd = match crate::config::load(explicit.as_deref()) {
+        Ok(Some((_, config))) => config_defaults::apply(Cli::command(), &config),
+        Ok(None) => Cli::command(),
+        Err(e) => {
+            eprintln!("ocpvault: {e}");
+            if matches!(e, crate::config::ConfigError::Invalid { .. }) {
+                eprintln!("hint: formats/config.md lists every key and its type");
+            }
+            return Err(2);
+        }
+    };
+    let parsed = cmd
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    parsed.map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { 2 } else { 0 }
+    })
 }
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> u8 {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match parse_with_config(args) {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return code;
-        }
+        Err(code) => return code,
     };
     let progress = progress::ProgressMode::new(cli.quiet);
     let result = match cli.command {
@@ -120,6 +155,7 @@ pub fn main() -> u8 {
         Command::Cat(a) => archive_cmds::cat(a),
         Command::Info(a) => archive_cmds::info(a),
         Command::Verify(a) => archive_cmds::verify(a, &progress),
+        Command::Diff(a) => diff_cmd::run(a),
         Command::Restore(a) => restore_cmd::run(a),
         Command::Ship(a) => ship_cmd::ship(a),
         Command::List(a) => ship_cmd::list(a),
@@ -128,6 +164,8 @@ pub fn main() -> u8 {
         Command::Packages(a) => packages_cmd::run(a),
         Command::Etcd(a) => etcd_cmd::run(a),
         Command::Project(a) => project_cmd::run(a),
+        Command::Completions(a) => docs_cmd::completions(a),
+        Command::Manpages(a) => docs_cmd::manpages(a),
     };
     match result {
         Ok(Outcome::Ok) => 0,
