@@ -144,7 +144,7 @@ fn check_headers(members: &[ScannedMember], report: &mut VerifyReport) {
         .unwrap_or(0);
     for m in members {
         let name = String::from_utf8_lossy(&m.name);
-        if expected_member_header(&name, m.length, mtime) != m.header {
+        if expected_member_header(&name, m.length, mtime) != Some(m.header) {
             report.push(
                 Level::Error,
                 name.into_owned(),

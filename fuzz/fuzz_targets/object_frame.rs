@@ -11,7 +11,7 @@ use std::io::{Cursor, Read};
 use std::path::Path;
 
 fn member(out: &mut Vec<u8>, name: &str, data: &[u8]) -> u64 {
-    out.extend_from_slice(&expected_member_header(name, data.len() as u64, 0));
+    out.extend_from_slice(&expected_member_header(name, data.len() as u64, 0).expect("our names"));
     let off = out.len() as u64;
     out.extend_from_slice(data);
     out.resize(out.len().div_ceil(512) * 512, 0);

@@ -27,19 +27,28 @@ pub fn object_member(id: &ObjectId) -> String {
 
 /// Builds a ustar header for a regular-file member (spec §3.1).
 pub fn member_header(name: &str, size: u64, mtime: u64) -> [u8; 512] {
+    // The writer's names are its own, ASCII and < 100 bytes.
+    try_member_header(name, size, mtime).expect("member names are short ASCII")
+}
+
+/// Like [`member_header`], but None for a name no writer produces (too long, or not
+/// representable in a ustar header): used on names read from an archive.
+pub fn try_member_header(name: &str, size: u64, mtime: u64) -> Option<[u8; 512]> {
+    if name.len() >= 100 || !name.is_ascii() {
+        return None;
+    }
     let mut h = tar::Header::new_ustar();
-    // Names are ours, ASCII and < 100 bytes, so set_path cannot fail.
-    h.set_path(name).expect("member names are short ASCII");
+    h.set_path(name).ok()?;
     h.set_size(size);
     h.set_mode(0o600);
     h.set_uid(0);
     h.set_gid(0);
     h.set_mtime(mtime);
     h.set_entry_type(tar::EntryType::Regular);
-    h.set_username("root").expect("short name");
-    h.set_groupname("root").expect("short name");
+    h.set_username("root").ok()?;
+    h.set_groupname("root").ok()?;
     h.set_cksum();
-    *h.as_bytes()
+    Some(*h.as_bytes())
 }
 
 /// Number of zero bytes that pad `len` bytes of data to a block boundary.
@@ -98,7 +107,6 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
 /// The trailer content (spec §7).
 pub fn trailer_bytes(version: u32, offset: u64, length: u64, sha: &ObjectId) -> Vec<u8> {
     let text = format!("ocpvault-trailer {version} {offset:020} {length:020} {sha}\n");
-    debug_assert_eq!(text.len(), TRAILER_LEN);
     text.into_bytes()
 }
 

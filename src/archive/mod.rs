@@ -26,9 +26,10 @@ pub use reader::{
 };
 pub use writer::{ArchiveWriter, PreparedObject, Sink, Store, WriteStats, WriterOptions};
 
-/// The exact header this format writes for a member (spec §3.1), for strict checks.
-pub fn expected_member_header(name: &str, size: u64, mtime: u64) -> [u8; 512] {
-    container::member_header(name, size, mtime)
+/// The exact header this format writes for a member (spec §3.1), for strict checks;
+/// None for a name this format never writes.
+pub fn expected_member_header(name: &str, size: u64, mtime: u64) -> Option<[u8; 512]> {
+    container::try_member_header(name, size, mtime)
 }
 
 /// The exact content of the magic member (spec §2).

@@ -166,9 +166,7 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     let (path, stats) = writer.finish(facts, options)?;
     sources.sort_by(|a, b| a.name.cmp(&b.name));
     let mut warnings = warnings;
-    let no_files = sources
-        .iter()
-        .any(|s| s.name == "files" && s.captured == 0);
+    let no_files = sources.iter().any(|s| s.name == "files" && s.captured == 0);
     if no_files {
         warnings.push(format!(
             "no host files found under {}: none of the captured paths exist; is this an OpenShift host? (see --root, --include)",
