@@ -14,8 +14,8 @@ before = resource.getrusage(resource.RUSAGE_CHILDREN)
 start = time.monotonic()
 pid = os.fork()
 if pid == 0:
-    # Count bytes read by the whole tree: the kernel sums rchar of reaped children
-    # into their parent, so read the child's own /proc entry at exit.
+    # The measured command's own output goes to stderr; stdout is this line only.
+    os.dup2(2, 1)
     os.execvp(cmd[0], cmd)
 # Wait without reaping, read the finished child's /proc/<pid>/io, then reap.
 os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)

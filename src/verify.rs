@@ -7,8 +7,8 @@
 //! and hard-link targets that exist.
 
 use crate::archive::{
-    ArchiveReader, EntryType, FIXED_MEMBERS, ObjectId, ScannedMember, expected_member_header,
-    is_normalized_path, magic_bytes, object_member,
+    ArchiveReader, EntryType, FIXED_MEMBERS, ObjectId, PLAIN_INDEX_MEMBER, ScannedMember,
+    expected_member_header, is_normalized_path, magic_bytes, object_member,
 };
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -87,6 +87,7 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
         }
         let known = FIXED_MEMBERS
             .iter()
+            .chain(std::iter::once(&PLAIN_INDEX_MEMBER))
             .any(|f| f.as_bytes() == m.name.as_slice())
             || (m.name.starts_with(b"objects/") && m.name.ends_with(b".zst"));
         if !known {

@@ -429,7 +429,7 @@ fn damaged_index_or_truncation_is_reported() {
     let archive = snapshot(&root, dir.path(), &[]);
     let a = archive.to_str().unwrap();
     let good = fs::read(&archive).unwrap();
-    flip_byte_in_member(&archive, "index.json", 3);
+    flip_byte_in_member(&archive, "index.json.zst", 3);
     let out = ocpvault(&["verify", a]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("index does not match"));
@@ -480,7 +480,7 @@ fn gnu_tar_lists_the_container_and_the_recovery_recipe_recovers_a_file() {
     let names: Vec<&str> = list.lines().collect();
     assert_eq!(names.first(), Some(&"OCPVAULT"));
     assert_eq!(names.last(), Some(&"TRAILER"));
-    assert!(names.contains(&"manifest.json.zst") && names.contains(&"index.json"));
+    assert!(names.contains(&"manifest.json.zst") && names.contains(&"index.json.zst"));
 
     // The recipe from formats/archive-v1.md §11, extracted from the spec itself.
     let spec =

@@ -76,7 +76,7 @@ fn the_archive_page_agrees_with_the_spec() {
         "ocpvault-archive 1",
         "ocpvault-trailer 1",
         "manifest.json.zst",
-        "index.json",
+        "index.json.zst",
         "TRAILER",
         "126",
         "1536",

@@ -12,7 +12,11 @@ pub const MAGIC_PREFIX: &str = "ocpvault-archive ";
 /// Name of the compressed manifest member.
 pub const MANIFEST_MEMBER: &str = "manifest.json.zst";
 /// Name of the index member.
-pub const INDEX_MEMBER: &str = "index.json";
+pub const INDEX_MEMBER: &str = "index.json.zst";
+/// Name of the plain index member written before the index was compressed (spec §6).
+pub const PLAIN_INDEX_MEMBER: &str = "index.json";
+/// The first bytes of a zstd frame.
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// Name of the last member.
 pub const TRAILER_MEMBER: &str = "TRAILER";
 /// Exact size of the trailer content (spec §7).

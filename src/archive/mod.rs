@@ -22,7 +22,8 @@ pub use manifest::{
     parse_time,
 };
 pub use reader::{
-    ArchiveReader, FIXED_MEMBERS, ObjectReader, ReadSeek, Scan, ScannedMember, object_member,
+    ArchiveReader, FIXED_MEMBERS, ObjectReader, PLAIN_INDEX_MEMBER, ReadSeek, Scan, ScannedMember,
+    object_member,
 };
 pub use writer::{ArchiveWriter, PreparedObject, Sink, Store, WriteStats, WriterOptions};
 

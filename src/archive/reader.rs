@@ -125,8 +125,7 @@ impl ArchiveReader {
                 "index does not match the trailer's SHA-256",
             ));
         }
-        let index: Index = serde_json::from_slice(&ijson)
-            .map_err(|e| ArchiveError::corrupt(path, format!("index: {e}")))?;
+        let index = parse_index(path, &ijson)?;
         drop(ijson);
         if index.version > FORMAT_VERSION {
             return Err(ArchiveError::NewerVersion {
@@ -304,6 +303,26 @@ impl ArchiveReader {
             left -= n as u64;
         }
         Ok(ObjectId::from_hasher(h))
+    }
+}
+
+/// Parses the index member: zstd-compressed JSON, or plain JSON in archives written
+/// before the index was compressed (spec §6). Decompression is bounded.
+fn parse_index(path: &Path, stored: &[u8]) -> Result<Index, ArchiveError> {
+    let corrupt = |e: String| ArchiveError::corrupt(path, format!("index: {e}"));
+    if stored.starts_with(&container::ZSTD_MAGIC) {
+        let mut json = Vec::new();
+        zstd::stream::read::Decoder::new(stored)
+            .map_err(|e| corrupt(e.to_string()))?
+            .take(MAX_INDEX_LEN + 1)
+            .read_to_end(&mut json)
+            .map_err(|e| corrupt(e.to_string()))?;
+        if json.len() as u64 > MAX_INDEX_LEN {
+            return Err(corrupt("larger than 256 MiB".into()));
+        }
+        serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
+    } else {
+        serde_json::from_slice(stored).map_err(|e| corrupt(e.to_string()))
     }
 }
 
@@ -498,3 +517,5 @@ impl Read for ObjectReader<'_> {
 pub use container::object_member;
 /// Names of the fixed members, for verify.
 pub const FIXED_MEMBERS: [&str; 4] = [MAGIC_MEMBER, MANIFEST_MEMBER, INDEX_MEMBER, TRAILER_MEMBER];
+/// The index member's name in archives written before it was compressed.
+pub const PLAIN_INDEX_MEMBER: &str = container::PLAIN_INDEX_MEMBER;

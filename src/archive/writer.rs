@@ -97,6 +97,7 @@ pub struct ArchiveWriter {
     entries: Vec<Entry>,
     sources: Vec<SourceReport>,
     stats: WriteStats,
+    small: std::sync::Mutex<zstd::bulk::Compressor<'static>>,
 }
 
 impl ArchiveWriter {
@@ -124,6 +125,7 @@ impl ArchiveWriter {
         let (file, tmp) = tmp.into_parts();
         let inner = wrap(BufWriter::with_capacity(IO_BUF, file))
             .map_err(|e| ArchiveError::io(final_path, e))?;
+        let opts_level = opts.level;
         let mut w = Self {
             out: Counting { inner, pos: 0 },
             opts,
@@ -135,6 +137,10 @@ impl ArchiveWriter {
             entries: Vec::new(),
             sources: Vec::new(),
             stats: WriteStats::default(),
+            small: std::sync::Mutex::new(
+                zstd::bulk::Compressor::new(opts_level)
+                    .map_err(|e| ArchiveError::io(final_path, e))?,
+            ),
         };
         let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
         w.write_member(MAGIC_MEMBER, magic.as_bytes())
@@ -182,7 +188,13 @@ impl ArchiveWriter {
             let n = read_some(reader, &mut buf)?;
             if n == 0 {
                 let id = ObjectId::from_hasher(hasher);
-                let compressed = zstd::bulk::compress(&head, self.opts.level)?;
+                // One compression context for all small objects: creating a context
+                // per file dominated snapshots of many small config files.
+                let compressed = self
+                    .small
+                    .lock()
+                    .map_err(|_| io::Error::other("compressor lock poisoned"))?
+                    .compress(&head)?;
                 return Ok(PreparedObject {
                     id,
                     size,
@@ -333,6 +345,9 @@ impl ArchiveWriter {
             objects: self.order.iter().map(|id| self.objects[id]).collect(),
         };
         let ijson = serde_json::to_vec(&index).map_err(|e| self.io_err(e.into()))?;
+        // Compressed: every command reads the index, so its size is the floor of
+        // what reading one file costs (spec §6).
+        let ijson = zstd::bulk::compress(&ijson, self.opts.level).map_err(|e| self.io_err(e))?;
         let ioff = self
             .write_member(INDEX_MEMBER, &ijson)
             .map_err(|e| self.io_err(e))?;
