@@ -16,6 +16,7 @@ pub mod diff;
 pub mod etcd;
 pub mod oc;
 pub mod packages;
+pub mod progress;
 pub mod restore;
 pub mod shell;
 pub mod ship;

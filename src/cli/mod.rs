@@ -156,7 +156,7 @@ pub fn main() -> u8 {
         Command::Info(a) => archive_cmds::info(a),
         Command::Verify(a) => archive_cmds::verify(a, &progress),
         Command::Diff(a) => diff_cmd::run(a),
-        Command::Restore(a) => restore_cmd::run(a),
+        Command::Restore(a) => restore_cmd::run(a, &progress),
         Command::Ship(a) => ship_cmd::ship(a),
         Command::List(a) => ship_cmd::list(a),
         Command::Fetch(a) => ship_cmd::fetch(a),

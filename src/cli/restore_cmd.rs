@@ -3,7 +3,7 @@
 use super::archive_cmds::ReadArchive;
 use super::output::{human_bytes, print_json};
 use super::{CliError, CmdResult, Outcome};
-use crate::restore::{RestoreOptions, restore};
+use crate::restore::{RestoreOptions, restore_with_progress};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -35,7 +35,7 @@ pub struct RestoreArgs {
     pub json: bool,
 }
 
-pub fn run(args: RestoreArgs) -> CmdResult {
+pub fn run(args: RestoreArgs, progress: &super::progress::ProgressMode) -> CmdResult {
     let mut reader = args.input.open()?;
     let target = match &args.target {
         Some(t) if !t.is_absolute() => Some(
@@ -57,7 +57,10 @@ pub fn run(args: RestoreArgs) -> CmdResult {
         // object before writing anything.
         verify_first: args.input.is_encrypted(),
     };
-    let report = restore(&mut reader, &opts)?;
+    let counter = progress.counter("restore");
+    let report = restore_with_progress(&mut reader, &opts, &counter);
+    counter.finish();
+    let report = report?;
     if args.json {
         print_json(&report)?;
     } else {

@@ -11,17 +11,7 @@ mod yaml_scan;
 
 use crate::archive::{ByteString, Entry, EntryType, PreparedObject, Store, format_time};
 
-/// Progress callbacks a source may use; the CLI draws them, tests ignore them.
-pub trait Progress {
-    /// Another item was read; `bytes` of content.
-    fn item(&self, _bytes: u64) {}
-    /// A new phase or sub-task started.
-    fn message(&self, _msg: &str) {}
-}
-
-/// Progress that draws nothing.
-pub struct NoProgress;
-impl Progress for NoProgress {}
+pub use crate::progress::{NoProgress, Progress};
 
 /// Adds a synthetic entry under `/.ocpvault/` holding `data`, owned by root with mode
 /// 0600 and the capture time as mtime. Used by the non-file sources.

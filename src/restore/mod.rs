@@ -88,6 +88,15 @@ pub fn restore(
     reader: &mut ArchiveReader,
     opts: &RestoreOptions,
 ) -> Result<RestoreReport, RestoreError> {
+    restore_with_progress(reader, opts, &crate::progress::NoProgress)
+}
+
+/// Like [`restore`], reporting each entry (and its size) to `progress` as it is done.
+pub fn restore_with_progress(
+    reader: &mut ArchiveReader,
+    opts: &RestoreOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<RestoreReport, RestoreError> {
     let selected = select(reader, opts)?;
     let target = opts.target.clone().unwrap_or_else(|| PathBuf::from("/"));
     let in_place = target == Path::new("/");
@@ -121,9 +130,11 @@ pub fn restore(
     // directory metadata last, deepest first, so writing children does not disturb it.
     for e in entries.iter().filter(|e| e.kind != EntryType::Hardlink) {
         r.restore_entry(reader, e);
+        progress.item(e.size);
     }
     for e in entries.iter().filter(|e| e.kind == EntryType::Hardlink) {
         r.restore_entry(reader, e);
+        progress.item(0);
     }
     if !opts.dry_run {
         // Before directory times are set: removing files changes them.
