@@ -38,7 +38,7 @@ out.append("\n## Targets (ratios measured in this run)\n")
 checks = []
 for w in "abc":
     r = ratio(f"snapshot-ocpvault-age-{w}", f"snapshot-tar-zstd-age-{w}")
-    checks.append((f"snapshot throughput vs tar|zstd -3 -T0|age, workload {w} (target >= 1.2x)", r, r is not None and r >= 1.2))
+    checks.append((f"snapshot throughput vs tar \\| zstd -3 -T0 \\| age, workload {w} (target >= 1.2x)", r, r is not None and r >= 1.2))
 for enc in ["", "-age"]:
     r = ratio(f"restore-one-ocpvault{enc}", f"restore-one-tar{enc}")
     checks.append((f"single-file restore{' encrypted' if enc else ''} vs tar (target >= 50x)", r, r is not None and r >= 50))
@@ -47,10 +47,13 @@ for enc in ["", "-age"]:
 rss = max(r["max_rss_kib"] for r in rows if "wall_s" in r and "ocpvault" in r["label"])
 checks.append(("peak RSS of any ocpvault run, MiB (target < 100)", rss / 1024, rss < 100 * 1024))
 v = by.get("verify-ocpvault", {}).get("wall_s"); z = by.get("verify-zstd-sha256sum", {}).get("wall_s")
-checks.append(("verify speed relative to zstd -d | sha256sum (target >= 0.8)", z / v if v and z else None, bool(v and z and z / v >= 0.8)))
+checks.append(("verify speed relative to zstd -d \\| sha256sum (target >= 0.8)", z / v if v and z else None, bool(v and z and z / v >= 0.8)))
 out.append("| target | measured | met |")
 out.append("|---|---:|:---:|")
 for name, val, ok in checks:
     out.append(f"| {name} | {val:.2f} | {'yes' if ok else 'NO'} |" if val is not None else f"| {name} | n/a | NO |")
+notes = os.path.join(os.path.dirname(dst), "analysis.md")
+if os.path.exists(notes):
+    out.append("\n" + open(notes).read())
 open(dst, "w").write("\n".join(out) + "\n")
 print("\n".join(out))
