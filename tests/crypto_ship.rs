@@ -31,6 +31,19 @@ fn age_keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     (key, public.trim().to_string())
 }
 
+/// `len` pseudo-random bytes (xorshift64 from `seed`): data zstd cannot shrink.
+fn incompressible(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 fn small_tree(dir: &Path) -> PathBuf {
     let root = dir.join("root");
     fs::create_dir_all(root.join("etc/origin/master")).unwrap();
@@ -374,14 +387,7 @@ fn reading_one_file_of_an_encrypted_archive_decrypts_a_small_fraction() {
     let root = small_tree(dir.path());
     // 24 MiB of incompressible data ahead of the small file in the archive.
     fs::create_dir_all(root.join("var/lib/etcd/member/snap")).unwrap();
-    let mut data = vec![0u8; 24 << 20];
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    for b in data.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let data = incompressible(24 << 20, 0x9e3779b97f4a7c15);
     fs::write(root.join("var/lib/etcd/member/snap/db"), &data).unwrap();
     let id = age::x25519::Identity::generate();
     let public = id.to_public().to_string();
@@ -582,14 +588,7 @@ fn ship_to_s3_list_fetch_prune_and_survive_an_interrupted_upload() {
     let root = small_tree(dir.path());
     // A 40 MiB incompressible file makes a multipart upload.
     fs::create_dir_all(root.join("var/lib/etcd")).unwrap();
-    let mut data = vec![0u8; 40 << 20];
-    let mut x: u64 = 88172645463325252;
-    for b in data.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let data = incompressible(40 << 20, 88172645463325252);
     fs::write(root.join("var/lib/etcd/db"), &data).unwrap();
     drop(data);
     let big = snapshot(
