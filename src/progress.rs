@@ -7,8 +7,70 @@ pub trait Progress {
     fn item(&self, _bytes: u64) {}
     /// A new phase or sub-task started.
     fn message(&self, _msg: &str) {}
+    /// `done` of `total` bytes of one large item (`what`) have been read and
+    /// compressed so far; the item itself is still reported with `item` at its end.
+    fn reading(&self, _what: &str, _done: u64, _total: u64) {}
 }
 
 /// Progress that draws nothing.
 pub struct NoProgress;
 impl Progress for NoProgress {}
+
+/// Passes reads through and reports the running byte count to `report` about every
+/// `step` bytes (and at the end), for bars over one long read: hashing, upload, the
+/// compression of one large file.
+pub struct ProgressReader<R, F: FnMut(u64)> {
+    inner: R,
+    report: F,
+    done: u64,
+    last: u64,
+    step: u64,
+}
+
+impl<R, F: FnMut(u64)> ProgressReader<R, F> {
+    pub fn new(inner: R, step: u64, report: F) -> Self {
+        Self {
+            inner,
+            report,
+            done: 0,
+            last: 0,
+            step: step.max(1),
+        }
+    }
+}
+
+impl<R: std::io::Read, F: FnMut(u64)> std::io::Read for ProgressReader<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        if n == 0 || self.done - self.last >= self.step {
+            self.last = self.done;
+            (self.report)(self.done);
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProgressReader;
+    use std::io::Read;
+
+    #[test]
+    fn reports_running_totals_and_the_end() {
+        let data = vec![7u8; 10_000];
+        let mut seen = Vec::new();
+        let mut r = ProgressReader::new(&data[..], 4096, |d| seen.push(d));
+        let mut buf = [0u8; 1000];
+        let mut total = 0;
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        assert_eq!(total, 10_000);
+        assert_eq!(seen, vec![5000, 10_000, 10_000]);
+    }
+}

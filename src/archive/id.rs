@@ -14,6 +14,22 @@ impl ObjectId {
         Self(Sha256::digest(bytes).into())
     }
 
+    /// Hashes everything `reader` yields, streamed in 256 KiB reads.
+    pub fn of_reader(reader: &mut dyn std::io::Read) -> std::io::Result<Self> {
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            h.update(&buf[..n]);
+        }
+        Ok(Self::from_hasher(h))
+    }
+
     /// Finishes a running hash.
     pub fn from_hasher(hasher: Sha256) -> Self {
         Self(hasher.finalize().into())

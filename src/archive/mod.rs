@@ -25,7 +25,9 @@ pub use reader::{
     ArchiveReader, FIXED_MEMBERS, ObjectReader, PLAIN_INDEX_MEMBER, ReadSeek, Scan, ScannedMember,
     object_member,
 };
-pub use writer::{ArchiveWriter, PreparedObject, Sink, Store, WriteStats, WriterOptions};
+pub use writer::{
+    ArchiveWriter, PreparedObject, SMALL_OBJECT_MAX, Sink, Store, WriteStats, WriterOptions,
+};
 
 /// The exact header this format writes for a member (spec §3.1), for strict checks;
 /// None for a name this format never writes.

@@ -157,7 +157,7 @@ pub fn main() -> u8 {
         Command::Verify(a) => archive_cmds::verify(a, &progress),
         Command::Diff(a) => diff_cmd::run(a),
         Command::Restore(a) => restore_cmd::run(a, &progress),
-        Command::Ship(a) => ship_cmd::ship(a),
+        Command::Ship(a) => ship_cmd::ship(a, &progress),
         Command::List(a) => ship_cmd::list(a),
         Command::Fetch(a) => ship_cmd::fetch(a),
         Command::Prune(a) => ship_cmd::prune(a),

@@ -76,6 +76,17 @@ impl Progress for Counter {
         }
     }
 
+    fn reading(&self, what: &str, done: u64, total: u64) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!(
+                "{}; compressing {what} {}/{}",
+                super::output::human_bytes(self.bytes.get() + done),
+                super::output::human_bytes(done),
+                super::output::human_bytes(total)
+            ));
+        }
+    }
+
     fn message(&self, msg: &str) {
         if let Some(b) = &self.bar {
             b.set_prefix(msg.to_string());

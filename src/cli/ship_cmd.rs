@@ -1,6 +1,7 @@
 //! `ship`, `list`, `fetch`, `prune`: archives at an off-host destination.
 
 use super::output::{human_bytes, print_json};
+use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
 use crate::ship::{self, Destination, PutOutcome, Retention, S3Options, parse_archive_name};
 use std::path::{Path, PathBuf};
@@ -45,7 +46,11 @@ struct Shipped {
 }
 
 /// Ships one archive; used by `ship` and `snapshot --ship`.
-pub fn ship_one(archive: &Path, dest: &dyn Destination) -> Result<ShippedInfo, CliError> {
+pub fn ship_one(
+    archive: &Path,
+    dest: &dyn Destination,
+    progress: &ProgressMode,
+) -> Result<ShippedInfo, CliError> {
     let name = archive
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -56,8 +61,26 @@ pub fn ship_one(archive: &Path, dest: &dyn Destination) -> Result<ShippedInfo, C
         ))
         .hint("ship archives under the names snapshot gave them"));
     }
-    let (sha, size) = ship::hash_local(archive)?;
-    let result = dest.put(archive, &name, &sha, size)?;
+    let total = std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
+    let bar = progress.bytes(&format!("hashing {name}"), total);
+    let (sha, size) = ship::hash_local_with(archive, &mut |done| {
+        if let Some(b) = &bar {
+            b.set_position(done)
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let bar = progress.bytes(&format!("uploading {name}"), size);
+    let result = dest.put(archive, &name, &sha, size, &mut |done| {
+        if let Some(b) = &bar {
+            b.set_position(done)
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let result = result?;
     Ok(ShippedInfo(Shipped {
         archive: archive.display().to_string(),
         destination: dest.describe(),
@@ -93,12 +116,12 @@ impl ShippedInfo {
     }
 }
 
-pub fn ship(args: ShipArgs) -> CmdResult {
+pub fn ship(args: ShipArgs, progress: &ProgressMode) -> CmdResult {
     let (dest_arg, archives) = args.items.split_last().expect("clap requires two items");
     let dest = args.s3.open_dest(dest_arg)?;
     let mut results = Vec::new();
     for a in archives {
-        let info = ship_one(Path::new(a), dest.as_ref())?;
+        let info = ship_one(Path::new(a), dest.as_ref(), progress)?;
         if !args.json {
             println!("{}", info.line());
         }

@@ -179,7 +179,7 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
         Outcome::Ok
     };
     let shipped = match &ship_dest {
-        Some(dest) => Some(super::ship_cmd::ship_one(&path, dest.as_ref())?),
+        Some(dest) => Some(super::ship_cmd::ship_one(&path, dest.as_ref(), progress)?),
         None => None,
     };
     let summary = Summary {

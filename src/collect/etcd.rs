@@ -97,7 +97,7 @@ pub fn collect_etcd(
         return Ok(skipped("turned off with --etcd skip".into()));
     }
     if let Some(dir) = &opts.data_dir {
-        return datadir::capture(store, dir);
+        return datadir::capture(store, dir, progress);
     }
     match discover::discover(opts) {
         Ok(discover::Discovery::NotConfigured(reason)) => Ok(skipped(reason)),

@@ -12,6 +12,7 @@ use crate::archive::{
     ArchiveError, ByteString, Entry, EntryType, Rdev, SkippedItem, SourceReport, SourceStatus,
     Store, Xattr, format_time,
 };
+use crate::progress::ProgressReader;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, Metadata};
@@ -373,7 +374,18 @@ impl Collector<'_> {
                 }
             };
             let before = file.metadata();
-            let prepared = match self.store.prepare_object(&mut file) {
+            let total = before.as_ref().map(|m| m.size()).unwrap_or(0);
+            let prepared = if total > crate::archive::SMALL_OBJECT_MAX as u64 {
+                let what = String::from_utf8_lossy(apath);
+                let progress = self.progress;
+                let mut reader = ProgressReader::new(&mut file, 8 << 20, |done| {
+                    progress.reading(&what, done, total)
+                });
+                self.store.prepare_object(&mut reader)
+            } else {
+                self.store.prepare_object(&mut file)
+            };
+            let prepared = match prepared {
                 Ok(p) => p,
                 Err(e) => {
                     self.report.failed.push(crate::archive::FailedItem {

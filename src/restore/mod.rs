@@ -17,10 +17,9 @@ use crate::accounts::Accounts;
 use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId, RESERVED_PREFIX};
 use meta::{MetaOptions, apply_metadata, is_privilege_failure};
 use paths::{UnsafePath, check_entry, dest_path, prepare_parents};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -617,17 +616,7 @@ fn temp_sibling(dest: &Path) -> PathBuf {
 
 /// SHA-256 of a file on disk, streamed.
 pub fn hash_file(path: &Path) -> io::Result<ObjectId> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(ObjectId::from_hasher(h))
+    ObjectId::of_reader(&mut File::open(path)?)
 }
 
 /// Paths selected for a restore, for callers that list them first.

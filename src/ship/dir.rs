@@ -110,6 +110,7 @@ impl Destination for DirDest {
         name: &str,
         sha256: &ObjectId,
         size: u64,
+        sent: &mut dyn FnMut(u64),
     ) -> Result<PutOutcome, ShipError> {
         let final_path = self.dir.join(name);
         if final_path.exists() {
@@ -125,7 +126,8 @@ impl Destination for DirDest {
                 name: name.into(),
             });
         }
-        let mut src = File::open(local).map_err(self.io(local))?;
+        let src = File::open(local).map_err(self.io(local))?;
+        let mut src = crate::progress::ProgressReader::new(src, 8 << 20, sent);
         self.write_atomic(
             name,
             |f| std::io::copy(&mut src, f).map(|_| ()),

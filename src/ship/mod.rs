@@ -57,13 +57,15 @@ pub enum PutOutcome {
 
 /// A place archives are shipped to.
 pub trait Destination {
-    /// Stores `local` as `name`, atomically and verified.
+    /// Stores `local` as `name`, atomically and verified. `sent` gets the running
+    /// count of bytes handed to the destination, for a progress bar.
     fn put(
         &self,
         local: &Path,
         name: &str,
         sha256: &ObjectId,
         size: u64,
+        sent: &mut dyn FnMut(u64),
     ) -> Result<PutOutcome, ShipError>;
     /// Every archive there (files whose names parse as archive names).
     fn list(&self) -> Result<Vec<RemoteArchive>, ShipError>;
@@ -111,16 +113,22 @@ pub fn parse_sidecar(text: &str, name: &str) -> Option<String> {
 
 /// Hashes a local file: (SHA-256, size).
 pub fn hash_local(path: &Path) -> Result<(ObjectId, u64), ShipError> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| ShipError::Io {
-            path: path.into(),
-            source: e,
-        })?
-        .len();
-    let id = crate::restore::hash_file(path).map_err(|e| ShipError::Io {
+    hash_local_with(path, &mut |_| {})
+}
+
+/// [`hash_local`], reporting the running count of bytes hashed to `done`.
+pub fn hash_local_with(
+    path: &Path,
+    done: &mut dyn FnMut(u64),
+) -> Result<(ObjectId, u64), ShipError> {
+    let io = |e| ShipError::Io {
         path: path.into(),
         source: e,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let mut reader = crate::progress::ProgressReader::new(file, 8 << 20, done);
+    let id = ObjectId::of_reader(&mut reader).map_err(io)?;
     Ok((id, size))
 }
 

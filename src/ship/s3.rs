@@ -100,7 +100,13 @@ impl S3Dest {
         })
     }
 
-    async fn upload(&self, local: &Path, key: &StorePath, size: u64) -> Result<(), ShipError> {
+    async fn upload(
+        &self,
+        local: &Path,
+        key: &StorePath,
+        size: u64,
+        sent: &mut dyn FnMut(u64),
+    ) -> Result<(), ShipError> {
         let io = |e: std::io::Error| ShipError::Io {
             path: local.into(),
             source: e,
@@ -113,6 +119,7 @@ impl S3Dest {
                 .put(key, PutPayload::from(buf))
                 .await
                 .map_err(|e| self.err(e))?;
+            sent(size);
             return Ok(());
         }
         let upload = self
@@ -122,6 +129,7 @@ impl S3Dest {
             .map_err(|e| self.err(e))?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut buf = vec![0u8; 1024 * 1024];
+        let mut done = 0u64;
         loop {
             let n = match f.read(&mut buf) {
                 Ok(n) => n,
@@ -137,6 +145,9 @@ impl S3Dest {
                 return Err(self.err(e));
             }
             w.write(&buf[..n]);
+            // Handed over; at most PARTS_IN_FLIGHT parts are still on the wire.
+            done += n as u64;
+            sent(done);
         }
         w.finish().await.map_err(|e| self.err(e))?;
         Ok(())
@@ -150,6 +161,7 @@ impl Destination for S3Dest {
         name: &str,
         sha256: &ObjectId,
         size: u64,
+        sent: &mut dyn FnMut(u64),
     ) -> Result<PutOutcome, ShipError> {
         let key = self.key(name);
         let existing = self.rt.block_on(self.store.head(&key));
@@ -177,7 +189,7 @@ impl Destination for S3Dest {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(self.err(e)),
         }
-        self.rt.block_on(self.upload(local, &key, size))?;
+        self.rt.block_on(self.upload(local, &key, size, sent))?;
         let meta = self
             .rt
             .block_on(self.store.head(&key))

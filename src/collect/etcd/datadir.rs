@@ -7,7 +7,7 @@
 //! torn (bbolt keeps an exclusive `flock` on it while etcd runs; we hold a shared one
 //! while copying); a file that changes while read is reported, not stored.
 
-use super::failed;
+use super::{SnapshotProgress, failed};
 use crate::accounts::Accounts;
 use crate::archive::{
     ArchiveError, ByteString, Entry, EntryType, FailedItem, ObjectId, SourceReport, SourceStatus,
@@ -16,6 +16,7 @@ use crate::archive::{
 use crate::collect::files::{entry_from_metadata, is_unchanged};
 use crate::etcd::record::{CaptureKind, DataDirRecord, EtcdDetails, SnapshotRecord};
 use crate::etcd::{DATA_DIR_DB_PATH, DATA_DIR_PREFIX, SOURCE_NAME};
+use crate::progress::ProgressReader;
 use std::fs::{File, Metadata};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -44,7 +45,11 @@ pub(super) fn dir_record(shown: &str, host: &Path) -> Option<DataDirRecord> {
 }
 
 /// Captures the files of the stopped member at `dir`.
-pub(super) fn capture(store: &mut dyn Store, dir: &Path) -> Result<SourceReport, ArchiveError> {
+pub(super) fn capture(
+    store: &mut dyn Store,
+    dir: &Path,
+    progress: &dyn SnapshotProgress,
+) -> Result<SourceReport, ArchiveError> {
     let shown = dir.display().to_string();
     let mut details = EtcdDetails {
         capture: Some(CaptureKind::DataDir),
@@ -63,6 +68,7 @@ pub(super) fn capture(store: &mut dyn Store, dir: &Path) -> Result<SourceReport,
         entries: Vec::new(),
         failed: Vec::new(),
         db: None,
+        progress,
     };
     c.add_dir(dir, DATA_DIR_PREFIX);
     for sub in MEMBER_DIRS {
@@ -130,6 +136,7 @@ struct DirCapture<'a> {
     entries: Vec<Entry>,
     failed: Vec<FailedItem>,
     db: Option<(ObjectId, u64)>,
+    progress: &'a dyn SnapshotProgress,
 }
 
 impl DirCapture<'_> {
@@ -183,7 +190,23 @@ impl DirCapture<'_> {
             }
         };
         let before = file.metadata();
-        let prepared = match self.store.prepare_object(&mut file) {
+        let total = before.as_ref().map(|m| m.size()).unwrap_or(0);
+        // A byte bar for the db (the only large file of a data directory).
+        let prepared = if total > crate::archive::SMALL_OBJECT_MAX as u64 {
+            let progress = self.progress;
+            progress.start(total);
+            let mut last = 0;
+            let mut reader = ProgressReader::new(&mut file, 8 << 20, |done| {
+                progress.advance(done - last);
+                last = done;
+            });
+            let prepared = self.store.prepare_object(&mut reader);
+            progress.finish();
+            prepared
+        } else {
+            self.store.prepare_object(&mut file)
+        };
+        let prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
                 self.fail(apath, e.to_string());
