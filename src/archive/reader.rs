@@ -311,7 +311,14 @@ impl ArchiveReader {
 fn parse_index(path: &Path, stored: &[u8]) -> Result<Index, ArchiveError> {
     let corrupt = |e: String| ArchiveError::corrupt(path, format!("index: {e}"));
     if stored.starts_with(&container::ZSTD_MAGIC) {
-        let mut json = Vec::new();
+        // Sized from the frame header when it records the content size (the writer's
+        // does), so the buffer is not regrown and copied while decompressing.
+        let hint = zstd::zstd_safe::get_frame_content_size(stored)
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+            .min(MAX_INDEX_LEN);
+        let mut json = Vec::with_capacity(hint as usize + 1);
         zstd::stream::read::Decoder::new(stored)
             .map_err(|e| corrupt(e.to_string()))?
             .take(MAX_INDEX_LEN + 1)
@@ -399,7 +406,9 @@ fn read_manifest(
     let mut decoder =
         zstd::stream::read::Decoder::new(limited).map_err(|e| ArchiveError::io(path, e))?;
     // Bounded by loc.size, which was checked against the limit above.
-    let mut json = Vec::with_capacity(loc.size.min(64 * 1024 * 1024) as usize);
+    // One spare byte: read_to_end must see EOF without regrowing (and copying) the
+    // buffer.
+    let mut json = Vec::with_capacity(loc.size.min(64 * 1024 * 1024) as usize + 1);
     (&mut decoder as &mut dyn Read)
         .take(loc.size + 1)
         .read_to_end(&mut json)

@@ -1,9 +1,12 @@
 //! The streaming archive writer (spec §3, §4, §9).
 //!
 //! Guarantees: members are written in the order of spec §1; each object is stored
-//! once; memory stays bounded (small objects are compressed in memory, large ones are
-//! spooled through an unlinked temporary file); the archive appears under its final
-//! name only after it is complete and fsynced, never replacing an existing file.
+//! once; memory stays bounded (small objects are compressed in memory; large ones are
+//! compressed straight into a plain archive as a tentative member whose header is
+//! patched on commit and which is cut off again if it is not committed, or, when the
+//! output is encrypted and cannot be patched, spooled through an unlinked temporary
+//! file); the archive appears under its final name only after it is complete and
+//! fsynced, never replacing an existing file.
 
 use super::container::{
     self, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TRAILER_MEMBER, member_header, padding,
@@ -24,13 +27,50 @@ const IO_BUF: usize = 256 * 1024; // 256 KiB
 
 /// A layer the archive stream is written through (plain file, or age encryption).
 /// `finish` flushes and closes the layer and returns the underlying file.
+///
+/// A layer whose bytes land unchanged at the same offsets of the file (the plain
+/// file) can also patch bytes already written and cut the stream back; large objects
+/// are then written once, straight into the archive, instead of through a spool file.
 pub trait Sink: Write + Send {
     fn finish(self: Box<Self>) -> io::Result<File>;
+    /// True when [`patch`](Self::patch) and [`truncate_to`](Self::truncate_to) work.
+    fn can_patch(&self) -> bool {
+        false
+    }
+    /// Overwrites `bytes` at stream offset `at` (all of it already written).
+    fn patch(&mut self, _at: u64, _bytes: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "layer cannot patch",
+        ))
+    }
+    /// Drops everything from stream offset `at` on; writing continues there.
+    fn truncate_to(&mut self, _at: u64) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "layer cannot truncate",
+        ))
+    }
 }
 
 impl Sink for BufWriter<File> {
     fn finish(self: Box<Self>) -> io::Result<File> {
         self.into_inner().map_err(|e| e.into_error())
+    }
+    fn can_patch(&self) -> bool {
+        true
+    }
+    fn patch(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.flush()?;
+        self.get_ref().write_all_at(bytes, at)
+    }
+    fn truncate_to(&mut self, at: u64) -> io::Result<()> {
+        self.flush()?;
+        let f = self.get_mut();
+        f.set_len(at)?;
+        f.seek(io::SeekFrom::Start(at))?;
+        Ok(())
     }
 }
 
@@ -66,6 +106,15 @@ pub struct PreparedObject {
 enum Prepared {
     Memory(Vec<u8>),
     Spool(File, u64),
+    /// Already in the archive as the tentative member at `header_at` (placeholder
+    /// header; compressed data of `length` bytes at `data_at`, whose SHA-256 is
+    /// `stored`; padding).
+    Direct {
+        header_at: u64,
+        data_at: u64,
+        length: u64,
+        stored: ObjectId,
+    },
 }
 
 struct Counting {
@@ -97,7 +146,10 @@ pub struct ArchiveWriter {
     entries: Vec<Entry>,
     sources: Vec<SourceReport>,
     stats: WriteStats,
-    small: std::sync::Mutex<zstd::bulk::Compressor<'static>>,
+    small: zstd::bulk::Compressor<'static>,
+    /// Stream offset of a directly written member not committed yet; the next write
+    /// cuts it off (see [`Prepared::Direct`]).
+    tentative: Option<u64>,
 }
 
 impl ArchiveWriter {
@@ -137,10 +189,9 @@ impl ArchiveWriter {
             entries: Vec::new(),
             sources: Vec::new(),
             stats: WriteStats::default(),
-            small: std::sync::Mutex::new(
-                zstd::bulk::Compressor::new(opts_level)
-                    .map_err(|e| ArchiveError::io(final_path, e))?,
-            ),
+            small: zstd::bulk::Compressor::new(opts_level)
+                .map_err(|e| ArchiveError::io(final_path, e))?,
+            tentative: None,
         };
         let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
         w.write_member(MAGIC_MEMBER, magic.as_bytes())
@@ -156,7 +207,18 @@ impl ArchiveWriter {
         self.opts.created.0.max(0) as u64
     }
 
+    /// Cuts off a directly written member that was prepared but never committed (its
+    /// file changed while read, say), so the archive holds only committed members.
+    fn settle(&mut self) -> io::Result<()> {
+        if let Some(at) = self.tentative.take() {
+            self.out.inner.truncate_to(at)?;
+            self.out.pos = at;
+        }
+        Ok(())
+    }
+
     fn write_member(&mut self, name: &str, data: &[u8]) -> io::Result<u64> {
+        self.settle()?;
         let header = member_header(name, data.len() as u64, self.mtime());
         self.out.write_all(&header)?;
         let offset = self.out.pos;
@@ -178,7 +240,11 @@ impl ArchiveWriter {
     /// Reads `reader` to its end, hashing and compressing it, without writing to the
     /// archive yet. The caller decides with [`commit_object`](Self::commit_object)
     /// (for instance only if the file did not change while it was read).
-    pub fn prepare_object(&self, reader: &mut dyn Read) -> io::Result<PreparedObject> {
+    /// Large objects of a plain archive are written during this call, as a tentative
+    /// member that [`commit_object`](Self::commit_object) confirms and that any other
+    /// write cuts off again.
+    pub fn prepare_object(&mut self, reader: &mut dyn Read) -> io::Result<PreparedObject> {
+        self.settle()?;
         // Read up to SMALL_OBJECT_MAX + 1 bytes straight into `head`: no zeroed
         // scratch buffer per file (zeroing one dominated snapshots of many small
         // files in a callgrind profile).
@@ -194,16 +260,15 @@ impl ArchiveWriter {
         if head.len() <= SMALL_OBJECT_MAX {
             // One compression context for all small objects: creating a context
             // per file is costly.
-            let compressed = self
-                .small
-                .lock()
-                .map_err(|_| io::Error::other("compressor lock poisoned"))?
-                .compress(&head)?;
+            let compressed = self.small.compress(&head)?;
             return Ok(PreparedObject {
                 id: ObjectId::from_hasher(hasher),
                 size,
                 data: Prepared::Memory(compressed),
             });
+        }
+        if self.out.inner.can_patch() {
+            return self.prepare_direct(head, hasher, reader);
         }
         let mut buf = vec![0u8; IO_BUF];
         // Large: spool the compressed stream through an unlinked file.
@@ -233,15 +298,93 @@ impl ArchiveWriter {
         })
     }
 
+    /// Compresses a large object straight into the archive: a placeholder header (a
+    /// zero block), the zstd stream, its padding. Nothing is spooled or copied.
+    fn prepare_direct(
+        &mut self,
+        head: Vec<u8>,
+        mut hasher: Sha256,
+        reader: &mut dyn Read,
+    ) -> io::Result<PreparedObject> {
+        let header_at = self.out.pos;
+        self.tentative = Some(header_at);
+        self.out.write_all(&[0u8; 512])?;
+        let data_at = self.out.pos;
+        let mut stored = Sha256::new();
+        // `hasher` has seen `head` already.
+        let mut size = head.len() as u64;
+        let tee = HashingWriter {
+            inner: &mut self.out,
+            hasher: &mut stored,
+        };
+        let mut enc = zstd::stream::Encoder::new(tee, self.opts.level)?;
+        if self.opts.threads > 0 {
+            enc.multithread(self.opts.threads)?;
+        }
+        enc.write_all(&head)?;
+        drop(head);
+        let mut buf = vec![0u8; IO_BUF];
+        loop {
+            let n = read_some(reader, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            enc.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        enc.finish()?;
+        let length = self.out.pos - data_at;
+        self.write_padding(length)?;
+        Ok(PreparedObject {
+            id: ObjectId::from_hasher(hasher),
+            size,
+            data: Prepared::Direct {
+                header_at,
+                data_at,
+                length,
+                stored: ObjectId::from_hasher(stored),
+            },
+        })
+    }
+
     /// Stores a prepared object unless an object with its id is already stored.
     pub fn commit_object(&mut self, obj: PreparedObject) -> Result<ObjectId, ArchiveError> {
+        let direct_at = match obj.data {
+            Prepared::Direct { header_at, .. } => Some(header_at),
+            _ => None,
+        };
+        if direct_at.is_some() && direct_at != self.tentative {
+            return Err(self.io_err(io::Error::other(
+                "a large object was committed after another write",
+            )));
+        }
         self.stats.bytes_read += obj.size;
         if self.objects.contains_key(&obj.id) {
             self.stats.dedup_saved += obj.size;
+            // A duplicate written directly is cut off again.
+            self.settle().map_err(|e| self.io_err(e))?;
             return Ok(obj.id);
+        }
+        if direct_at.is_none() {
+            self.settle().map_err(|e| self.io_err(e))?;
         }
         let name = container::object_member(&obj.id);
         let (offset, length, stored) = match obj.data {
+            Prepared::Direct {
+                header_at,
+                data_at,
+                length,
+                stored,
+            } => {
+                let header = member_header(&name, length, self.mtime());
+                self.out
+                    .inner
+                    .patch(header_at, &header)
+                    .map_err(|e| self.io_err(e))?;
+                self.tentative = None;
+                (data_at, length, stored)
+            }
             Prepared::Memory(bytes) => {
                 let off = self
                     .write_member(&name, &bytes)
@@ -311,6 +454,7 @@ impl ArchiveWriter {
         host: HostFacts,
         options: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(PathBuf, WriteStats), ArchiveError> {
+        self.settle().map_err(|e| self.io_err(e))?;
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
         self.entries.dedup_by(|a, b| a.path == b.path);
         self.stats.entries = self.entries.len() as u64;
@@ -446,7 +590,7 @@ fn rename_noreplace(tmp: &Path, wanted: &Path) -> Result<PathBuf, ArchiveError> 
 /// that refer to them, then one report per source.
 pub trait Store {
     /// Reads, hashes and compresses a stream without storing it yet.
-    fn prepare_object(&self, reader: &mut dyn Read) -> io::Result<PreparedObject>;
+    fn prepare_object(&mut self, reader: &mut dyn Read) -> io::Result<PreparedObject>;
     /// Stores a prepared object (once per id).
     fn commit_object(&mut self, obj: PreparedObject) -> Result<ObjectId, ArchiveError>;
     /// Adds a manifest entry.
@@ -456,7 +600,7 @@ pub trait Store {
 }
 
 impl Store for ArchiveWriter {
-    fn prepare_object(&self, reader: &mut dyn Read) -> io::Result<PreparedObject> {
+    fn prepare_object(&mut self, reader: &mut dyn Read) -> io::Result<PreparedObject> {
         ArchiveWriter::prepare_object(self, reader)
     }
     fn commit_object(&mut self, obj: PreparedObject) -> Result<ObjectId, ArchiveError> {

@@ -121,7 +121,7 @@ mod tests {
     }
 
     impl Store for NoStore {
-        fn prepare_object(&self, _: &mut dyn std::io::Read) -> std::io::Result<PreparedObject> {
+        fn prepare_object(&mut self, _: &mut dyn std::io::Read) -> std::io::Result<PreparedObject> {
             Err(std::io::Error::other("not expected"))
         }
         fn commit_object(&mut self, _: PreparedObject) -> Result<ObjectId, ArchiveError> {

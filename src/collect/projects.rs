@@ -346,7 +346,7 @@ impl Collector<'_> {
         args: &[&str],
         objects: Option<u64>,
     ) -> Result<Got, Stop> {
-        let store = &*self.store;
+        let store = &mut *self.store;
         let result = self.oc.stream(args, |out| {
             let mut scan = ListScan::new(out);
             let prepared = store.prepare_object(&mut scan)?;
