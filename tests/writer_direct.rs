@@ -5,9 +5,7 @@
 
 mod common;
 
-use ocpvault::archive::{
-    ArchiveReader, ArchiveWriter, HostFacts, ObjectId, Sink, Store, WriterOptions,
-};
+use ocpvault::archive::{ArchiveReader, ArchiveWriter, HostFacts, ObjectId, Sink, WriterOptions};
 use ocpvault::collect::add_prepared_file;
 use std::fs::File;
 use std::io::{BufWriter, Write};
