@@ -50,18 +50,17 @@ impl fmt::Debug for ByteString {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum Repr {
-    Text(String),
-    Binary { base64: String },
+/// The form of a path that is not UTF-8.
+#[derive(Serialize)]
+struct Binary {
+    base64: String,
 }
 
 impl Serialize for ByteString {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match std::str::from_utf8(&self.0) {
             Ok(text) => s.serialize_str(text),
-            Err(_) => Repr::Binary {
+            Err(_) => Binary {
                 base64: STANDARD.encode(&self.0),
             }
             .serialize(s),
@@ -71,13 +70,40 @@ impl Serialize for ByteString {
 
 impl<'de> Deserialize<'de> for ByteString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Repr::deserialize(d)? {
-            Repr::Text(t) => Ok(Self(t.into_bytes())),
-            Repr::Binary { base64 } => STANDARD
-                .decode(base64)
-                .map(Self)
-                .map_err(serde::de::Error::custom),
+        use serde::de::{Error, MapAccess, Visitor};
+        // A visitor rather than an untagged enum: an untagged enum buffers every value
+        // before trying its variants, and every manifest path is a ByteString (a
+        // single-file restore parses all of them).
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ByteString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a string or {"base64": "..."}"#)
+            }
+            fn visit_str<E: Error>(self, s: &str) -> Result<ByteString, E> {
+                Ok(ByteString(s.as_bytes().to_vec()))
+            }
+            fn visit_string<E: Error>(self, s: String) -> Result<ByteString, E> {
+                Ok(ByteString(s.into_bytes()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ByteString, A::Error> {
+                let mut bytes = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "base64" {
+                        return Err(A::Error::unknown_field(&key, &["base64"]));
+                    }
+                    if bytes.is_some() {
+                        return Err(A::Error::duplicate_field("base64"));
+                    }
+                    let text: String = map.next_value()?;
+                    bytes = Some(STANDARD.decode(text).map_err(A::Error::custom)?);
+                }
+                bytes
+                    .map(ByteString)
+                    .ok_or_else(|| A::Error::missing_field("base64"))
+            }
         }
+        d.deserialize_any(V)
     }
 }
 
@@ -111,5 +137,18 @@ mod tests {
         assert_eq!(json, r#"{"base64":"L2V0Yy9jYWbp"}"#);
         let back: ByteString = serde_json::from_str(&json).unwrap();
         assert_eq!(back, raw);
+        // Escaped text, and the malformed forms.
+        let back: ByteString = serde_json::from_str(r#""/etc/a\"b""#).unwrap();
+        assert_eq!(back.as_bytes(), b"/etc/a\"b");
+        for bad in [
+            r#"{"base64":"!!"}"#,
+            r#"{"b64":"L2V0Yw=="}"#,
+            r#"{"base64":"L2V0Yw==","base64":"L2V0Yw=="}"#,
+            r#"{}"#,
+            "7",
+            "null",
+        ] {
+            assert!(serde_json::from_str::<ByteString>(bad).is_err(), "{bad}");
+        }
     }
 }

