@@ -48,7 +48,7 @@ floor=$(echo "$zst $sha $enc" | awk '{print ($2 + $3 + $5 + $6 + $8 + $9) / '"$c
   echo
   echo "| work | wall s | core-s | core-s / $cores cores |"
   echo "|---|---:|---:|---:|"
-  row 'tar | zstd -3 -T0 | age (the baseline)' "$pipe"
+  row 'tar \| zstd -3 -T0 \| age (the baseline)' "$pipe"
   row 'zstd -3 -T0 of the db alone' "$zst"
   row 'SHA-256 of the db alone (openssl, SHA extensions)' "$sha"
   row 'age encryption of the compressed db alone' "$enc"

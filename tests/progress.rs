@@ -136,4 +136,32 @@ fn ship_draws_hashing_and_upload_progress() {
         std::fs::read(dest.join(name)).unwrap(),
         std::fs::read(&archive).unwrap()
     );
+
+    let back = dir.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    let source = dest.join(name);
+    let (code, stdout, drawn) = run_on_tty(&[
+        "fetch",
+        source.to_str().unwrap(),
+        "--output",
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "fetch failed: {drawn}");
+    assert!(stdout.starts_with("fetched "), "{stdout}");
+    assert!(drawn.contains("fetching "), "no fetch bar: {drawn:?}");
+    assert_eq!(
+        std::fs::read(back.join(name)).unwrap(),
+        std::fs::read(&archive).unwrap()
+    );
+
+    // Shipping the same archive again reports it, in snake_case JSON.
+    let (code, stdout, _) = run_on_tty(&[
+        "ship",
+        "--json",
+        archive.to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("clean JSON");
+    assert_eq!(v[0]["result"], "already_present");
 }

@@ -574,9 +574,16 @@ fn rename_noreplace(tmp: &Path, wanted: &Path) -> Result<PathBuf, ArchiveError> 
         } else {
             wanted.with_file_name(format!("{stem}-{n}{ext}"))
         };
-        match renameat_with(CWD, tmp, CWD, &candidate, RenameFlags::NOREPLACE) {
+        use rustix::io::Errno;
+        let placed = match renameat_with(CWD, tmp, CWD, &candidate, RenameFlags::NOREPLACE) {
+            // Filesystems without RENAME_NOREPLACE (some NFS servers, older FUSE):
+            // a hard link refuses an existing name just the same.
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => place_by_link(tmp, &candidate),
+            other => other,
+        };
+        match placed {
             Ok(()) => return Ok(candidate),
-            Err(rustix::io::Errno::EXIST) => continue,
+            Err(Errno::EXIST) => continue,
             Err(e) => return Err(ArchiveError::io(&candidate, e.into())),
         }
     }
@@ -584,6 +591,20 @@ fn rename_noreplace(tmp: &Path, wanted: &Path) -> Result<PathBuf, ArchiveError> 
         wanted,
         io::Error::new(io::ErrorKind::AlreadyExists, "no free archive name"),
     ))
+}
+
+/// Gives `tmp` the name `wanted` unless that name exists (EEXIST), by link + unlink.
+fn place_by_link(tmp: &Path, wanted: &Path) -> rustix::io::Result<()> {
+    use rustix::fs::{AtFlags, CWD, linkat, unlinkat};
+    linkat(CWD, tmp, CWD, wanted, AtFlags::empty())?;
+    match unlinkat(CWD, tmp, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => {
+            // Leave the archive under one name only: undo the link.
+            let _ = unlinkat(CWD, wanted, AtFlags::empty());
+            Err(e)
+        }
+    }
 }
 
 /// The narrow interface a collector writes through: objects first, then the entries
@@ -611,5 +632,26 @@ impl Store for ArchiveWriter {
     }
     fn add_source(&mut self, report: SourceReport) {
         ArchiveWriter::add_source(self, report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placing_by_link_never_replaces_and_leaves_one_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(".a.tmp");
+        let taken = dir.path().join("taken.ocpvault");
+        let free = dir.path().join("free.ocpvault");
+        std::fs::write(&tmp, b"new").unwrap();
+        std::fs::write(&taken, b"old").unwrap();
+        assert_eq!(place_by_link(&tmp, &taken), Err(rustix::io::Errno::EXIST));
+        assert_eq!(std::fs::read(&taken).unwrap(), b"old");
+        assert!(tmp.exists());
+        place_by_link(&tmp, &free).unwrap();
+        assert_eq!(std::fs::read(&free).unwrap(), b"new");
+        assert!(!tmp.exists(), "the temporary name is gone");
     }
 }

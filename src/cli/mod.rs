@@ -159,7 +159,7 @@ pub fn main() -> u8 {
         Command::Restore(a) => restore_cmd::run(a, &progress),
         Command::Ship(a) => ship_cmd::ship(a, &progress),
         Command::List(a) => ship_cmd::list(a),
-        Command::Fetch(a) => ship_cmd::fetch(a),
+        Command::Fetch(a) => ship_cmd::fetch(a, &progress),
         Command::Prune(a) => ship_cmd::prune(a),
         Command::Packages(a) => packages_cmd::run(a),
         Command::Etcd(a) => etcd_cmd::run(a),

@@ -216,7 +216,7 @@ pub struct FetchArgs {
     pub s3: S3Args,
 }
 
-pub fn fetch(args: FetchArgs) -> CmdResult {
+pub fn fetch(args: FetchArgs, progress: &ProgressMode) -> CmdResult {
     let (dest_arg, name) = args
         .source
         .rsplit_once('/')
@@ -224,7 +224,19 @@ pub fn fetch(args: FetchArgs) -> CmdResult {
         .ok_or_else(|| CliError::new(format!("{}: expected DEST/NAME", args.source)))?;
     let dest_arg = if dest_arg.is_empty() { "/" } else { dest_arg };
     let dest = args.s3.open_dest(dest_arg)?;
-    let path = dest.fetch(name, &args.output)?;
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let fetched = dest.fetch(name, &args.output, &mut |done, total| {
+        let b = bar.get_or_insert_with(|| {
+            progress
+                .bytes(&format!("fetching {name}"), total)
+                .unwrap_or_else(indicatif::ProgressBar::hidden)
+        });
+        b.set_position(done);
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let path = fetched?;
     println!("fetched {} (SHA-256 verified)", path.display());
     Ok(Outcome::Ok)
 }

@@ -156,7 +156,12 @@ impl Destination for DirDest {
         Ok(out)
     }
 
-    fn fetch(&self, name: &str, out_dir: &Path) -> Result<PathBuf, ShipError> {
+    fn fetch(
+        &self,
+        name: &str,
+        out_dir: &Path,
+        got: &mut dyn FnMut(u64, u64),
+    ) -> Result<PathBuf, ShipError> {
         let src = self.dir.join(name);
         let expect = self.read_sidecar(name).ok_or_else(|| ShipError::Verify {
             dest: self.describe(),
@@ -177,7 +182,8 @@ impl Destination for DirDest {
             why: "unreadable sidecar".into(),
         })?;
         let size = std::fs::metadata(&src).map_err(self.io(&src))?.len();
-        let mut f = File::open(&src).map_err(self.io(&src))?;
+        let f = File::open(&src).map_err(self.io(&src))?;
+        let mut f = crate::progress::ProgressReader::new(f, 8 << 20, |done| got(done, size));
         local.write_atomic(
             name,
             |t| std::io::copy(&mut f, t).map(|_| ()),

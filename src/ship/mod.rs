@@ -49,7 +49,7 @@ pub struct RemoteArchive {
 
 /// What happened to one upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum PutOutcome {
     Uploaded,
     AlreadyPresent,
@@ -70,7 +70,13 @@ pub trait Destination {
     /// Every archive there (files whose names parse as archive names).
     fn list(&self) -> Result<Vec<RemoteArchive>, ShipError>;
     /// Downloads `name` into `out_dir`, verified against its sidecar; returns the path.
-    fn fetch(&self, name: &str, out_dir: &Path) -> Result<PathBuf, ShipError>;
+    /// `got` gets (bytes received so far, total size), for a progress bar.
+    fn fetch(
+        &self,
+        name: &str,
+        out_dir: &Path,
+        got: &mut dyn FnMut(u64, u64),
+    ) -> Result<PathBuf, ShipError>;
     /// Deletes `name` and its sidecar.
     fn delete(&self, name: &str) -> Result<(), ShipError>;
     /// The destination as the user wrote it, for messages.

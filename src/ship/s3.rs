@@ -233,7 +233,12 @@ impl Destination for S3Dest {
         Ok(out)
     }
 
-    fn fetch(&self, name: &str, out_dir: &Path) -> Result<PathBuf, ShipError> {
+    fn fetch(
+        &self,
+        name: &str,
+        out_dir: &Path,
+        got: &mut dyn FnMut(u64, u64),
+    ) -> Result<PathBuf, ShipError> {
         let expect = self.read_sidecar(name)?.ok_or_else(|| ShipError::Verify {
             dest: self.describe(),
             name: name.into(),
@@ -253,8 +258,12 @@ impl Destination for S3Dest {
                 self.rt.block_on(async {
                     let r = self.store.get(&key).await.map_err(std::io::Error::other)?;
                     let mut stream = r.into_stream();
+                    let mut done = 0u64;
                     while let Some(chunk) = stream.next().await {
-                        f.write_all(&chunk.map_err(std::io::Error::other)?)?;
+                        let chunk = chunk.map_err(std::io::Error::other)?;
+                        f.write_all(&chunk)?;
+                        done += chunk.len() as u64;
+                        got(done, size);
                     }
                     Ok(())
                 })
