@@ -186,3 +186,106 @@ fn a_layer_that_cannot_patch_gets_the_same_archive_through_a_spool() {
         "direct and spooled writes must give byte-identical archives"
     );
 }
+
+/// A plain layer on a disk that fills up after `budget` bytes.
+struct Full {
+    inner: BufWriter<File>,
+    budget: u64,
+}
+impl Write for Full {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.budget {
+            return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        self.budget -= buf.len() as u64;
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+impl Sink for Full {
+    fn finish(self: Box<Self>) -> std::io::Result<File> {
+        Box::new(self.inner).finish()
+    }
+    fn can_patch(&self) -> bool {
+        true
+    }
+    fn patch(&mut self, at: u64, bytes: &[u8]) -> std::io::Result<()> {
+        self.inner.patch(at, bytes)
+    }
+    fn truncate_to(&mut self, at: u64) -> std::io::Result<()> {
+        self.inner.truncate_to(at)
+    }
+}
+
+#[test]
+fn a_full_disk_during_a_large_object_fails_the_whole_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = ArchiveWriter::create(&dir.path().join("a.ocpvault"), options(), |f| {
+        Ok(Box::new(Full {
+            inner: f,
+            budget: 1 << 20,
+        }) as Box<dyn Sink>)
+    })
+    .unwrap();
+    let big = data(6, 4 << 20);
+    let err = w.prepare_object(&mut &big[..]).err().expect("disk full");
+    assert_eq!(err.raw_os_error(), Some(28), "{err}");
+    // A collector records that as one file failing and goes on; the next object and
+    // finish must still fail: the archive has a hole.
+    let small = b"x".to_vec();
+    let err = w.prepare_object(&mut &small[..]).err().expect("poisoned");
+    assert!(err.to_string().contains("failed earlier"), "{err}");
+    let facts = HostFacts {
+        hostname: "h".into(),
+        os_release: None,
+        root: "/".into(),
+    };
+    let err = w
+        .finish(facts, Default::default())
+        .expect_err("finish fails");
+    assert!(err.to_string().contains("failed earlier"), "{err}");
+    assert!(!dir.path().join("a.ocpvault").exists());
+}
+
+#[test]
+fn a_source_read_error_cuts_the_member_off_and_the_archive_goes_on() {
+    struct Broken(usize);
+    impl std::io::Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::from_raw_os_error(5)); // EIO
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].fill(0x5a);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = plain(dir.path());
+    let err = w.prepare_object(&mut Broken(3 << 20)).err().expect("EIO");
+    assert_eq!(err.raw_os_error(), Some(5));
+    let kept = b"kept".to_vec();
+    let p = w.prepare_object(&mut &kept[..]).unwrap();
+    add_prepared_file(&mut w, "files", "/etc/kept", p, (0, 0)).unwrap();
+    let path = finish(w);
+    check(&path, 1);
+}
+
+#[test]
+fn a_stale_large_object_cannot_be_committed_over_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = plain(dir.path());
+    let a = w.prepare_object(&mut &data(7, 2 << 20)[..]).unwrap();
+    // Preparing B cuts A off and reuses its offset.
+    let b = w.prepare_object(&mut &data(8, 2 << 20)[..]).unwrap();
+    assert!(
+        w.commit_object(a).is_err(),
+        "a stale object must be refused"
+    );
+    add_prepared_file(&mut w, "files", "/b", b, (0, 0)).unwrap();
+    let path = finish(w);
+    check(&path, 1);
+}

@@ -317,7 +317,9 @@ fn parse_index(path: &Path, stored: &[u8]) -> Result<Index, ArchiveError> {
             .ok()
             .flatten()
             .unwrap_or(0)
-            .min(MAX_INDEX_LEN);
+            .min(MAX_INDEX_LEN)
+            // The header is not trusted yet: a tiny member must not reserve 256 MiB.
+            .min(stored.len() as u64 * 32);
         let mut json = Vec::with_capacity(hint as usize + 1);
         zstd::stream::read::Decoder::new(stored)
             .map_err(|e| corrupt(e.to_string()))?

@@ -114,6 +114,9 @@ enum Prepared {
         data_at: u64,
         length: u64,
         stored: ObjectId,
+        /// Which direct write this is: a stale object prepared earlier, whose space a
+        /// later one reused, must not be committed over it.
+        generation: u64,
     },
 }
 
@@ -147,9 +150,15 @@ pub struct ArchiveWriter {
     sources: Vec<SourceReport>,
     stats: WriteStats,
     small: zstd::bulk::Compressor<'static>,
-    /// Stream offset of a directly written member not committed yet; the next write
-    /// cuts it off (see [`Prepared::Direct`]).
-    tentative: Option<u64>,
+    /// Stream offset and generation of a directly written member not committed yet;
+    /// the next write cuts it off (see [`Prepared::Direct`]).
+    tentative: Option<(u64, u64)>,
+    generation: u64,
+    /// Set when writing the archive itself failed; every later call fails with it, so
+    /// an archive with a hole or a half-written member can never be finished.
+    broken: Option<String>,
+    /// (dev, ino) of the file being written, which a collector must not read back.
+    own_file: Option<(u64, u64)>,
 }
 
 impl ArchiveWriter {
@@ -175,6 +184,10 @@ impl ArchiveWriter {
             .tempfile_in(&dir)
             .map_err(|e| ArchiveError::io(&dir, e))?;
         let (file, tmp) = tmp.into_parts();
+        let own_file = {
+            use std::os::unix::fs::MetadataExt;
+            file.metadata().ok().map(|m| (m.dev(), m.ino()))
+        };
         let inner = wrap(BufWriter::with_capacity(IO_BUF, file))
             .map_err(|e| ArchiveError::io(final_path, e))?;
         let opts_level = opts.level;
@@ -192,6 +205,9 @@ impl ArchiveWriter {
             small: zstd::bulk::Compressor::new(opts_level)
                 .map_err(|e| ArchiveError::io(final_path, e))?,
             tentative: None,
+            generation: 0,
+            broken: None,
+            own_file,
         };
         let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
         w.write_member(MAGIC_MEMBER, magic.as_bytes())
@@ -210,21 +226,44 @@ impl ArchiveWriter {
     /// Cuts off a directly written member that was prepared but never committed (its
     /// file changed while read, say), so the archive holds only committed members.
     fn settle(&mut self) -> io::Result<()> {
-        if let Some(at) = self.tentative.take() {
-            self.out.inner.truncate_to(at)?;
+        if let Some(why) = &self.broken {
+            return Err(io::Error::other(format!(
+                "writing the archive failed earlier: {why}"
+            )));
+        }
+        if let Some((at, _)) = self.tentative {
+            if let Err(e) = self.out.inner.truncate_to(at) {
+                return Err(self.poison(e));
+            }
+            self.tentative = None;
             self.out.pos = at;
         }
         Ok(())
     }
 
+    /// Records that the archive itself could not be written; returns the error.
+    fn poison(&mut self, e: io::Error) -> io::Error {
+        self.broken.get_or_insert_with(|| e.to_string());
+        e
+    }
+
+    /// (dev, ino) of the temporary file the archive is written to: a collector that
+    /// walks the output directory must skip it.
+    pub fn own_file(&self) -> Option<(u64, u64)> {
+        self.own_file
+    }
+
     fn write_member(&mut self, name: &str, data: &[u8]) -> io::Result<u64> {
         self.settle()?;
         let header = member_header(name, data.len() as u64, self.mtime());
-        self.out.write_all(&header)?;
-        let offset = self.out.pos;
-        self.out.write_all(data)?;
-        self.write_padding(data.len() as u64)?;
-        Ok(offset)
+        let written = (|| {
+            self.out.write_all(&header)?;
+            let offset = self.out.pos;
+            self.out.write_all(data)?;
+            self.write_padding(data.len() as u64)?;
+            Ok(offset)
+        })();
+        written.map_err(|e| self.poison(e))
     }
 
     fn write_padding(&mut self, len: u64) -> io::Result<()> {
@@ -300,42 +339,62 @@ impl ArchiveWriter {
 
     /// Compresses a large object straight into the archive: a placeholder header (a
     /// zero block), the zstd stream, its padding. Nothing is spooled or copied.
+    /// A read error concerns the source only (the member is cut off at the next
+    /// write); any other error means the archive could not be written, and poisons it.
     fn prepare_direct(
         &mut self,
         head: Vec<u8>,
         mut hasher: Sha256,
         reader: &mut dyn Read,
     ) -> io::Result<PreparedObject> {
+        self.generation += 1;
+        let generation = self.generation;
         let header_at = self.out.pos;
-        self.tentative = Some(header_at);
-        self.out.write_all(&[0u8; 512])?;
-        let data_at = self.out.pos;
+        self.tentative = Some((header_at, generation));
+        let (level, threads) = (self.opts.level, self.opts.threads);
         let mut stored = Sha256::new();
         // `hasher` has seen `head` already.
         let mut size = head.len() as u64;
-        let tee = HashingWriter {
-            inner: &mut self.out,
-            hasher: &mut stored,
-        };
-        let mut enc = zstd::stream::Encoder::new(tee, self.opts.level)?;
-        if self.opts.threads > 0 {
-            enc.multithread(self.opts.threads)?;
-        }
-        enc.write_all(&head)?;
-        drop(head);
-        let mut buf = vec![0u8; IO_BUF];
-        loop {
-            let n = read_some(reader, &mut buf)?;
-            if n == 0 {
-                break;
+        let mut source_err = None;
+        let out = &mut self.out;
+        let written = (|| -> io::Result<u64> {
+            out.write_all(&[0u8; 512])?;
+            let data_at = out.pos;
+            let tee = HashingWriter {
+                inner: &mut *out,
+                hasher: &mut stored,
+            };
+            let mut enc = zstd::stream::Encoder::new(tee, level)?;
+            if threads > 0 {
+                enc.multithread(threads)?;
             }
-            hasher.update(&buf[..n]);
-            enc.write_all(&buf[..n])?;
-            size += n as u64;
+            enc.write_all(&head)?;
+            drop(head);
+            let mut buf = vec![0u8; IO_BUF];
+            loop {
+                let n = match read_some(reader, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        source_err = Some(e);
+                        return Ok(data_at);
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                enc.write_all(&buf[..n])?;
+                size += n as u64;
+            }
+            enc.finish()?;
+            Ok(data_at)
+        })();
+        let data_at = written.map_err(|e| self.poison(e))?;
+        if let Some(e) = source_err {
+            return Err(e);
         }
-        enc.finish()?;
         let length = self.out.pos - data_at;
-        self.write_padding(length)?;
+        self.write_padding(length).map_err(|e| self.poison(e))?;
         Ok(PreparedObject {
             id: ObjectId::from_hasher(hasher),
             size,
@@ -344,17 +403,27 @@ impl ArchiveWriter {
                 data_at,
                 length,
                 stored: ObjectId::from_hasher(stored),
+                generation,
             },
         })
     }
 
     /// Stores a prepared object unless an object with its id is already stored.
     pub fn commit_object(&mut self, obj: PreparedObject) -> Result<ObjectId, ArchiveError> {
-        let direct_at = match obj.data {
-            Prepared::Direct { header_at, .. } => Some(header_at),
+        let direct = match obj.data {
+            Prepared::Direct {
+                header_at,
+                generation,
+                ..
+            } => Some((header_at, generation)),
             _ => None,
         };
-        if direct_at.is_some() && direct_at != self.tentative {
+        if let Some(why) = &self.broken {
+            return Err(self.io_err(io::Error::other(format!(
+                "writing the archive failed earlier: {why}"
+            ))));
+        }
+        if direct.is_some() && direct != self.tentative {
             return Err(self.io_err(io::Error::other(
                 "a large object was committed after another write",
             )));
@@ -366,7 +435,7 @@ impl ArchiveWriter {
             self.settle().map_err(|e| self.io_err(e))?;
             return Ok(obj.id);
         }
-        if direct_at.is_none() {
+        if direct.is_none() {
             self.settle().map_err(|e| self.io_err(e))?;
         }
         let name = container::object_member(&obj.id);
@@ -376,12 +445,13 @@ impl ArchiveWriter {
                 data_at,
                 length,
                 stored,
+                ..
             } => {
                 let header = member_header(&name, length, self.mtime());
-                self.out
-                    .inner
-                    .patch(header_at, &header)
-                    .map_err(|e| self.io_err(e))?;
+                if let Err(e) = self.out.inner.patch(header_at, &header) {
+                    let e = self.poison(e);
+                    return Err(self.io_err(e));
+                }
                 self.tentative = None;
                 (data_at, length, stored)
             }
@@ -618,6 +688,10 @@ pub trait Store {
     fn add_entry(&mut self, entry: Entry);
     /// Records what a source did.
     fn add_source(&mut self, report: SourceReport);
+    /// (dev, ino) of the archive file being written, if any: never read it back.
+    fn own_file(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 impl Store for ArchiveWriter {
@@ -632,6 +706,9 @@ impl Store for ArchiveWriter {
     }
     fn add_source(&mut self, report: SourceReport) {
         ArchiveWriter::add_source(self, report)
+    }
+    fn own_file(&self) -> Option<(u64, u64)> {
+        ArchiveWriter::own_file(self)
     }
 }
 

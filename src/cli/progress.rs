@@ -78,6 +78,8 @@ impl Progress for Counter {
 
     fn reading(&self, what: &str, done: u64, total: u64) {
         if let Some(b) = &self.bar {
+            // File names may hold control characters: never send them to a terminal.
+            let what: String = what.chars().flat_map(char::escape_default).collect();
             b.set_message(format!(
                 "{}; compressing {what} {}/{}",
                 super::output::human_bytes(self.bytes.get() + done),

@@ -273,6 +273,13 @@ impl Collector<'_> {
             }
         };
         let ft = meta.file_type();
+        if ft.is_file() && self.store.own_file() == Some((meta.dev(), meta.ino())) {
+            self.skip(
+                apath,
+                "the archive being written (--output is inside a captured path)",
+            );
+            return Ok(());
+        }
         let mut entry = self.base_entry(apath, host, &meta);
         if ft.is_file() {
             if meta.nlink() > 1 {
@@ -375,6 +382,10 @@ impl Collector<'_> {
             };
             let before = file.metadata();
             let total = before.as_ref().map(|m| m.size()).unwrap_or(0);
+            // Never more than the size seen at open, plus one byte to notice growth:
+            // a file that keeps growing (a log, or an archive being written into a
+            // collected directory) is "changed while read" instead of an endless read.
+            let mut file = std::io::Read::take(&mut file, total.saturating_add(1));
             let prepared = if total > crate::archive::SMALL_OBJECT_MAX as u64 {
                 let what = String::from_utf8_lossy(apath);
                 let progress = self.progress;

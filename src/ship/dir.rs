@@ -103,6 +103,24 @@ impl DirDest {
     }
 }
 
+/// Copies `src` to `dst` in 8 MiB steps, each through std's file-to-file fast path
+/// (copy_file_range, done in the kernel), reporting the running count after each.
+fn copy_reporting(
+    src: &mut File,
+    dst: &mut File,
+    report: &mut dyn FnMut(u64),
+) -> std::io::Result<u64> {
+    let mut done = 0;
+    loop {
+        let n = std::io::copy(&mut std::io::Read::take(&mut *src, 8 << 20), dst)?;
+        if n == 0 {
+            return Ok(done);
+        }
+        done += n;
+        report(done);
+    }
+}
+
 impl Destination for DirDest {
     fn put(
         &self,
@@ -126,11 +144,10 @@ impl Destination for DirDest {
                 name: name.into(),
             });
         }
-        let src = File::open(local).map_err(self.io(local))?;
-        let mut src = crate::progress::ProgressReader::new(src, 8 << 20, sent);
+        let mut src = File::open(local).map_err(self.io(local))?;
         self.write_atomic(
             name,
-            |f| std::io::copy(&mut src, f).map(|_| ()),
+            |f| copy_reporting(&mut src, f, sent).map(|_| ()),
             Some((sha256, size)),
         )?;
         self.write_sidecar(name, sha256)?;
@@ -182,11 +199,10 @@ impl Destination for DirDest {
             why: "unreadable sidecar".into(),
         })?;
         let size = std::fs::metadata(&src).map_err(self.io(&src))?.len();
-        let f = File::open(&src).map_err(self.io(&src))?;
-        let mut f = crate::progress::ProgressReader::new(f, 8 << 20, |done| got(done, size));
+        let mut f = File::open(&src).map_err(self.io(&src))?;
         local.write_atomic(
             name,
-            |t| std::io::copy(&mut f, t).map(|_| ()),
+            |t| copy_reporting(&mut f, t, &mut |done| got(done, size)).map(|_| ()),
             Some((&expect_id, size)),
         )?;
         Ok(final_path)

@@ -191,8 +191,10 @@ impl DirCapture<'_> {
         };
         let before = file.metadata();
         let total = before.as_ref().map(|m| m.size()).unwrap_or(0);
-        // A byte bar for the db (the only large file of a data directory).
-        let prepared = if total > crate::archive::SMALL_OBJECT_MAX as u64 {
+        // At most the size seen at open plus one byte: growth shows as a change.
+        let mut file = std::io::Read::take(&mut file, total.saturating_add(1));
+        // A byte bar for the db (WAL segments and snap files are not drawn).
+        let prepared = if apath == DATA_DIR_DB_PATH {
             let progress = self.progress;
             progress.start(total);
             let mut last = 0;
