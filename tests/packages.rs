@@ -233,6 +233,25 @@ fn snapshot_stores_the_list_and_a_listing_identical_to_rpm_qa_sort() {
     assert_eq!(doc["packages"], json);
 }
 
+/// A RHEL tree mounted elsewhere (`snapshot --root`) keeps its database at
+/// /var/lib/rpm, whatever the rpm running here calls its default (Debian's rpm says
+/// ~/.rpmdb): the snapshot finds the tree's database without --rpm-dbpath.
+#[test]
+fn snapshot_of_another_root_finds_the_tree_rpm_database() {
+    let Some(lab) = RpmLab::new() else { return };
+    lab.install_base();
+    let out = lab.path("archives-root");
+    std::fs::create_dir_all(&out).expect("create output dir");
+    // The lab root is the installed system: snapshot it as --root, no rpm flags.
+    let archive = snapshot(&lab.root(), &out, &["--no-default-paths"]);
+    let source = packages_source(&archive);
+    assert_eq!(source["status"], "captured", "{source}");
+    assert_eq!(source["captured"], 3);
+    assert_eq!(source["details"]["dbpath"], DBPATH);
+    let list = stdout_ok(&ocpvault(&["packages", "list", archive.to_str().unwrap()]));
+    assert!(list.starts_with("alpha-1.0-1.noarch\n"), "{list}");
+}
+
 #[test]
 fn diff_against_live_shows_upgrade_removal_and_addition_in_every_format() {
     let Some(lab) = RpmLab::new() else { return };

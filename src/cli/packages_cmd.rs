@@ -264,7 +264,7 @@ fn query_live(rpm: &RpmOptions) -> Result<Current, CliError> {
             err
         }
     };
-    rpm.database_dir().map_err(hint)?;
+    let rpm = rpm.resolved().map_err(hint)?;
     let packages = rpm.query_packages().map_err(hint)?;
     Ok(Current {
         label: format!("the rpm database of {}", rpm.root.display()),

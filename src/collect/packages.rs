@@ -48,14 +48,16 @@ pub fn collect_packages(
     if opts.mode == PackagesMode::Skip {
         return Ok(skipped(report, "turned off (--packages skip)".into()));
     }
-    let rpm = &opts.rpm;
     let details = &mut report.details;
-    details.insert("rpm".into(), rpm.rpm.display().to_string().into());
-    details.insert("root".into(), rpm.root.display().to_string().into());
-    if let Some(db) = &rpm.dbpath {
-        details.insert("dbpath".into(), db.display().to_string().into());
-    }
-    match query(rpm) {
+    details.insert("rpm".into(), opts.rpm.rpm.display().to_string().into());
+    details.insert("root".into(), opts.rpm.root.display().to_string().into());
+    let result = opts.rpm.resolved().and_then(|rpm| {
+        if let Some(db) = &rpm.dbpath {
+            details.insert("dbpath".into(), db.display().to_string().into());
+        }
+        query(&rpm)
+    });
+    match result {
         Ok((packages, listing)) => {
             report.captured = packages.len() as u64;
             report
@@ -96,7 +98,6 @@ fn skipped(mut report: SourceReport, reason: String) -> SourceReport {
 
 /// The sorted structured list and the sorted plain listing, from one database state.
 fn query(rpm: &RpmOptions) -> Result<(Vec<Package>, Vec<u8>), RpmError> {
-    rpm.database_dir()?;
     for _ in 0..QUERY_ATTEMPTS {
         let mut packages = rpm.query_packages()?;
         let (listing, lines) = rpm.query_listing()?;

@@ -122,6 +122,37 @@ impl RpmOptions {
         }
     }
 
+    /// These options with the database directory made explicit. For the running host
+    /// (`root` is `/`) rpm's own default stands. For another root, rpm's default is a
+    /// setting of the rpm running here (Debian's is `~/.rpmdb`), not of the tree: the
+    /// first of that default, `/var/lib/rpm` (RHEL 7 and 8) and
+    /// `/usr/lib/sysimage/rpm` (RHEL 9) that exists inside the root is used.
+    pub fn resolved(&self) -> Result<RpmOptions, RpmError> {
+        if self.dbpath.is_some() || self.root == Path::new("/") {
+            self.database_dir()?;
+            return Ok(self.clone());
+        }
+        let default = self.default_dbpath()?;
+        let candidates = [
+            default.clone(),
+            PathBuf::from("/var/lib/rpm"),
+            PathBuf::from("/usr/lib/sysimage/rpm"),
+        ];
+        for db in candidates {
+            let dir = self.root.join(db.strip_prefix("/").unwrap_or(&db));
+            if dir.is_dir() {
+                return Ok(RpmOptions {
+                    dbpath: Some(db),
+                    ..self.clone()
+                });
+            }
+        }
+        Err(RpmError::NoDatabase(
+            self.root
+                .join(default.strip_prefix("/").unwrap_or(&default)),
+        ))
+    }
+
     /// rpm's configured `%{_dbpath}`.
     fn default_dbpath(&self) -> Result<PathBuf, RpmError> {
         let mut cmd = Command::new(&self.rpm);
@@ -347,6 +378,33 @@ mod tests {
         assert!(matches!(err, RpmError::NoDatabase(_)), "{err}");
         assert!(err.is_unavailable());
         assert!(!dir.path().join("var").exists());
+    }
+
+    #[test]
+    fn another_root_uses_the_tree_database_not_this_host_default() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // An rpm whose own default is Debian's.
+        let rpm = dir.path().join("rpm");
+        std::fs::write(&rpm, "#!/bin/sh\necho /root/.rpmdb\n").unwrap();
+        std::fs::set_permissions(&rpm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let root = dir.path().join("root");
+        let opts = RpmOptions {
+            rpm,
+            root: root.clone(),
+            dbpath: None,
+        };
+        assert!(matches!(opts.resolved(), Err(RpmError::NoDatabase(_))));
+        std::fs::create_dir_all(root.join("usr/lib/sysimage/rpm")).unwrap();
+        let got = opts.resolved().unwrap().dbpath;
+        assert_eq!(got, Some(PathBuf::from("/usr/lib/sysimage/rpm")));
+        std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
+        let got = opts.resolved().unwrap().dbpath;
+        assert_eq!(got, Some(PathBuf::from("/var/lib/rpm")));
+        // rpm's own default wins when the tree has it.
+        std::fs::create_dir_all(root.join("root/.rpmdb")).unwrap();
+        let got = opts.resolved().unwrap().dbpath;
+        assert_eq!(got, Some(PathBuf::from("/root/.rpmdb")));
     }
 
     #[test]
