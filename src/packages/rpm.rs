@@ -41,6 +41,8 @@ pub enum RpmError {
     NotFound(PathBuf),
     #[error("no rpm database at {0}")]
     NoDatabase(PathBuf),
+    #[error("no rpm database in {} (looked for {})", .0.display(), .1.join(", "))]
+    NoDatabaseIn(PathBuf, Vec<String>),
     #[error("{command}: {source}")]
     Run {
         command: String,
@@ -77,7 +79,10 @@ impl RpmError {
     /// True when rpm or its database is simply not there (a host without rpm), as
     /// opposed to rpm failing.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::NotFound(_) | Self::NoDatabase(_))
+        matches!(
+            self,
+            Self::NotFound(_) | Self::NoDatabase(_) | Self::NoDatabaseIn(..)
+        )
     }
 }
 
@@ -138,19 +143,17 @@ impl RpmOptions {
             PathBuf::from("/var/lib/rpm"),
             PathBuf::from("/usr/lib/sysimage/rpm"),
         ];
-        for db in candidates {
-            let dir = self.root.join(db.strip_prefix("/").unwrap_or(&db));
+        for db in &candidates {
+            let dir = self.root.join(db.strip_prefix("/").unwrap_or(db));
             if dir.is_dir() {
                 return Ok(RpmOptions {
-                    dbpath: Some(db),
+                    dbpath: Some(db.clone()),
                     ..self.clone()
                 });
             }
         }
-        Err(RpmError::NoDatabase(
-            self.root
-                .join(default.strip_prefix("/").unwrap_or(&default)),
-        ))
+        let tried = candidates.iter().map(|c| c.display().to_string()).collect();
+        Err(RpmError::NoDatabaseIn(self.root.clone(), tried))
     }
 
     /// rpm's configured `%{_dbpath}`.
@@ -394,7 +397,15 @@ mod tests {
             root: root.clone(),
             dbpath: None,
         };
-        assert!(matches!(opts.resolved(), Err(RpmError::NoDatabase(_))));
+        let err = opts.resolved().unwrap_err();
+        assert!(err.is_unavailable());
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "no rpm database in {} (looked for /root/.rpmdb, /var/lib/rpm, /usr/lib/sysimage/rpm)",
+                root.display()
+            )
+        );
         std::fs::create_dir_all(root.join("usr/lib/sysimage/rpm")).unwrap();
         let got = opts.resolved().unwrap().dbpath;
         assert_eq!(got, Some(PathBuf::from("/usr/lib/sysimage/rpm")));
