@@ -97,6 +97,57 @@ pub fn apply_metadata(
     failures
 }
 
+/// [`apply_metadata`] on an open file or directory: nothing is looked up by path,
+/// so nothing can be redirected to another file between the check and the change.
+pub fn apply_metadata_fd(
+    file: &std::fs::File,
+    entry: &Entry,
+    accounts: &Accounts,
+    opts: MetaOptions,
+) -> Vec<MetaFailure> {
+    use xattr::FileExt;
+    let mut failures = Vec::new();
+    let mut fail = |what: &str, error: std::io::Error| {
+        failures.push(MetaFailure {
+            what: what.to_string(),
+            error,
+        })
+    };
+    let (uid, gid) = owner_for(entry, accounts, opts.numeric_owner);
+    if let Err(e) = rustix::fs::fchown(
+        file,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    ) {
+        fail(&format!("chown {uid}:{gid}"), e.into());
+    }
+    if let Err(e) = rustix::fs::fchmod(file, rustix::fs::Mode::from_raw_mode(entry.mode)) {
+        fail("chmod", e.into());
+    }
+    if !opts.no_xattrs {
+        for x in &entry.xattrs {
+            let name = std::ffi::OsStr::from_bytes(x.name.as_bytes());
+            if let Err(e) = file.set_xattr(name, &x.value) {
+                fail(&format!("set xattr {}", x.name), e);
+            }
+        }
+    }
+    if let Some((sec, nsec)) = parse_time(&entry.mtime) {
+        let t = Timespec {
+            tv_sec: sec,
+            tv_nsec: nsec as _,
+        };
+        let times = Timestamps {
+            last_access: t,
+            last_modification: t,
+        };
+        if let Err(e) = rustix::fs::futimens(file, &times) {
+            fail("set mtime", e.into());
+        }
+    }
+    failures
+}
+
 /// True when a failed step is only a privilege problem (not root, no CAP_SYS_ADMIN,
 /// or a filesystem without that xattr namespace), which is a warning unless --strict.
 pub fn is_privilege_failure(f: &MetaFailure) -> bool {

@@ -6,7 +6,9 @@
 //! the destination directory and only then renamed into place, so a bad object never
 //! replaces a good file; an existing file that differs is kept as
 //! `<name>.ocpvault-old` unless `overwrite`; after writing, each file is read back and
-//! checked again.
+//! checked again. Writes happen inside parent directories opened without following
+//! symlinks and held open (paths::open_parent), and metadata of files and directories
+//! is set through open descriptors, so a concurrent symlink swap cannot redirect them.
 
 pub mod etcd;
 pub mod meta;
@@ -15,12 +17,15 @@ pub mod project;
 
 use crate::accounts::Accounts;
 use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId, RESERVED_PREFIX};
-use meta::{MetaOptions, apply_metadata, is_privilege_failure};
-use paths::{UnsafePath, check_entry, dest_path, prepare_parents};
+use meta::{MetaOptions, apply_metadata, apply_metadata_fd, is_privilege_failure};
+use paths::{
+    PinnedDir, UnsafePath, can_pin, check_entry, dest_path, open_parent, open_target,
+    prepare_parents,
+};
 use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// What to restore and how.
@@ -109,8 +114,21 @@ pub fn restore_with_progress(
             source: e,
         })?;
     }
+    // Parent directories are opened one component at a time without following
+    // symlinks and held open while an entry is written (paths::open_parent).
+    let pinning = can_pin();
+    let root = if pinning && target.is_dir() {
+        Some(open_target(&target).map_err(|e| RestoreError::Io {
+            path: target.display().to_string(),
+            source: e,
+        })?)
+    } else {
+        None
+    };
     let mut r = Restorer {
         target: target.clone(),
+        root,
+        shown_parent: target.clone(),
         opts,
         accounts: Accounts::host(),
         report: RestoreReport {
@@ -121,6 +139,11 @@ pub fn restore_with_progress(
         dirs_to_sync: BTreeSet::new(),
         parents: BTreeSet::new(),
     };
+    if !pinning && !opts.dry_run {
+        r.report.warnings.push(
+            "/proc/self/fd is not available: parent directories are checked before each write but not held open while writing".into(),
+        );
+    }
     let entries: Vec<Entry> = selected
         .iter()
         .map(|i| reader.manifest().entries[*i].clone())
@@ -236,6 +259,11 @@ fn check_objects(reader: &mut ArchiveReader, selected: &[usize]) -> Result<(), R
 
 struct Restorer<'a> {
     target: PathBuf,
+    /// The open target directory parents are opened from; None without /proc (or in
+    /// a dry run whose target does not exist yet).
+    root: Option<std::os::fd::OwnedFd>,
+    /// Host path of the directory of the entry being restored, for messages and fsync.
+    shown_parent: PathBuf,
     opts: &'a RestoreOptions,
     accounts: Accounts,
     report: RestoreReport,
@@ -258,27 +286,56 @@ impl Restorer<'_> {
         self.act(entry, "error", Some(msg));
     }
 
-    fn restore_entry(&mut self, reader: &mut ArchiveReader, entry: &Entry) {
-        let dest = dest_path(&self.target, entry.path.as_bytes());
-        if let Some(p) = dest.parent() {
-            self.parents.insert(p.to_path_buf());
-        }
-        match prepare_parents(&self.target, entry.path.as_bytes(), !self.opts.dry_run) {
-            Ok(made) => {
-                if let Some(first) = made.first() {
-                    self.dirs_to_sync
-                        .insert(first.parent().unwrap_or(&self.target).to_path_buf());
+    /// Where to operate on `archive_path`: a path through its pinned parent (which must
+    /// stay alive while the path is used), or the plain host path without /proc or
+    /// when the parent does not exist and `create` is false. Creates missing parents
+    /// when `create` (never in a dry run).
+    fn locate(
+        &mut self,
+        archive_path: &[u8],
+        create: bool,
+    ) -> Result<(PathBuf, Option<PinnedDir>), UnsafePath> {
+        let shown = dest_path(&self.target, archive_path);
+        let create = create && !self.opts.dry_run;
+        let (located, made) = match &self.root {
+            Some(root) => match open_parent(root, &self.target, archive_path, create)? {
+                Some((pin, made)) => {
+                    let dest = match shown.file_name() {
+                        Some(name) => pin.join(name),
+                        None => shown.clone(),
+                    };
+                    ((dest, Some(pin)), made)
                 }
+                None => ((shown, None), Vec::new()),
+            },
+            None => {
+                let made = prepare_parents(&self.target, archive_path, create)?;
+                ((shown, None), made)
             }
-            Err(u) => return self.error(entry, u.to_string()),
+        };
+        if let Some(first) = made.first() {
+            self.dirs_to_sync
+                .insert(first.parent().unwrap_or(&self.target).to_path_buf());
         }
+        Ok(located)
+    }
+
+    fn restore_entry(&mut self, reader: &mut ArchiveReader, entry: &Entry) {
+        let shown = dest_path(&self.target, entry.path.as_bytes());
+        self.shown_parent = shown.parent().unwrap_or(&self.target).to_path_buf();
+        self.parents.insert(self.shown_parent.clone());
+        let (dest, _pinned) = match self.locate(entry.path.as_bytes(), true) {
+            Ok(located) => located,
+            Err(u) => return self.error(entry, u.to_string()),
+        };
+        let dest = dest.as_path();
         let result = match entry.kind {
-            EntryType::File => self.restore_file(reader, entry, &dest),
-            EntryType::Dir => self.restore_dir(entry, &dest),
-            EntryType::Symlink => self.restore_symlink(entry, &dest),
-            EntryType::Hardlink => self.restore_hardlink(entry, &dest),
+            EntryType::File => self.restore_file(reader, entry, dest),
+            EntryType::Dir => self.restore_dir(entry, dest),
+            EntryType::Symlink => self.restore_symlink(entry, dest),
+            EntryType::Hardlink => self.restore_hardlink(entry, dest),
             EntryType::Fifo | EntryType::Char | EntryType::Block => {
-                self.restore_special(entry, &dest)
+                self.restore_special(entry, dest)
             }
         };
         if let Err(e) = result {
@@ -295,6 +352,25 @@ impl Restorer<'_> {
             no_xattrs: self.opts.no_xattrs,
         };
         for f in apply_metadata(path, entry, &self.accounts, mo) {
+            let msg = format!("{}: {}: {}", entry.path, f.what, f.error);
+            if is_privilege_failure(&f) && !self.opts.strict {
+                self.report.warnings.push(msg);
+            } else {
+                self.report.errors.push(msg);
+            }
+        }
+    }
+
+    /// [`apply`](Self::apply) on an open file or directory.
+    fn apply_fd(&mut self, file: &File, entry: &Entry) {
+        if self.opts.dry_run {
+            return;
+        }
+        let mo = MetaOptions {
+            numeric_owner: self.opts.numeric_owner,
+            no_xattrs: self.opts.no_xattrs,
+        };
+        for f in apply_metadata_fd(file, entry, &self.accounts, mo) {
             let msg = format!("{}: {}: {}", entry.path, f.what, f.error);
             if is_privilege_failure(&f) && !self.opts.strict {
                 self.report.warnings.push(msg);
@@ -329,7 +405,12 @@ impl Restorer<'_> {
                     std::fs::rename(dest, &old)?;
                 }
             }
-            return Ok(Some(old));
+            // Named as the host path (`dest` may go through /proc/self/fd).
+            let shown = match old.file_name() {
+                Some(name) => self.shown_parent.join(name),
+                None => old,
+            };
+            return Ok(Some(shown));
         }
         Err(io::Error::other("too many .ocpvault-old copies"))
     }
@@ -351,15 +432,21 @@ impl Restorer<'_> {
             ))
         })?;
         let existing = std::fs::symlink_metadata(dest).ok();
+        // Compared and updated through one descriptor opened without following a
+        // symlink, so a swap between check and chmod cannot touch another file.
         let same = match &existing {
-            Some(m) if m.is_file() && m.len() == entry.size => {
-                hash_file(dest).map(|h| h == id).unwrap_or(false)
-            }
-            _ => false,
+            Some(m) if m.is_file() && m.len() == entry.size => open_nofollow(dest)
+                .ok()
+                .filter(|f| {
+                    f.metadata()
+                        .is_ok_and(|fm| fm.ino() == m.ino() && fm.is_file())
+                })
+                .filter(|f| ObjectId::of_reader(&mut &*f).is_ok_and(|h| h == id)),
+            _ => None,
         };
-        if same {
+        if let Some(file) = same {
             self.act(entry, "unchanged", None);
-            self.apply(dest, entry);
+            self.apply_fd(&file, entry);
             return Ok(());
         }
         let kept = match &existing {
@@ -396,12 +483,12 @@ impl Restorer<'_> {
             io::copy(&mut obj, tmp.as_file_mut()).map_err(io_err)?;
         }
         tmp.as_file().sync_all().map_err(io_err)?;
-        self.apply(tmp.path(), entry);
+        self.apply_fd(tmp.as_file(), entry);
         tmp.persist(dest).map_err(|e| io_err(e.error))?;
-        self.dirs_to_sync.insert(parent);
+        self.dirs_to_sync.insert(self.shown_parent.clone());
         self.report.files_written += 1;
         self.report.bytes_written += entry.size;
-        match hash_file(dest) {
+        match open_nofollow(dest).and_then(|mut f| ObjectId::of_reader(&mut f)) {
             Ok(h) if h == id => {}
             Ok(h) => {
                 return Err(io_err(io::Error::new(
@@ -434,8 +521,7 @@ impl Restorer<'_> {
                         path: entry.path.to_string(),
                         source: e,
                     })?;
-                    self.dirs_to_sync
-                        .insert(dest.parent().unwrap_or(&self.target).to_path_buf());
+                    self.dirs_to_sync.insert(self.shown_parent.clone());
                 }
                 self.act(entry, "create", None);
                 Ok(())
@@ -444,9 +530,24 @@ impl Restorer<'_> {
     }
 
     fn finish_dir(&mut self, entry: &Entry) {
-        let dest = dest_path(&self.target, entry.path.as_bytes());
-        if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
-            self.apply(&dest, entry);
+        if self.opts.dry_run {
+            return;
+        }
+        let shown = dest_path(&self.target, entry.path.as_bytes());
+        self.shown_parent = shown.parent().unwrap_or(&self.target).to_path_buf();
+        let Ok((dest, _pinned)) = self.locate(entry.path.as_bytes(), false) else {
+            return;
+        };
+        // Opened without following a symlink: a directory swapped for a symlink
+        // since it was restored is left alone.
+        let dir = File::options()
+            .read(true)
+            .custom_flags(
+                (rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
+            )
+            .open(&dest);
+        if let Ok(dir) = dir {
+            self.apply_fd(&dir, entry);
         }
     }
 
@@ -500,7 +601,9 @@ impl Restorer<'_> {
             source: e,
         };
         let link = entry.link.clone().unwrap_or_default();
-        let first = dest_path(&self.target, link.as_bytes());
+        let (first, _pinned) = self
+            .locate(link.as_bytes(), false)
+            .map_err(|u| io_err(io::Error::other(u.to_string())))?;
         if let (Ok(a), Ok(b)) = (
             std::fs::symlink_metadata(&first),
             std::fs::symlink_metadata(dest),
@@ -612,6 +715,15 @@ fn temp_sibling(dest: &Path) -> PathBuf {
     name.push(dest.file_name().unwrap_or_default());
     name.push(format!(".{}", std::process::id()));
     dest.with_file_name(name)
+}
+
+/// Opens a file for reading without following a final symlink (and without blocking
+/// on a FIFO).
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    File::options()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)
 }
 
 /// SHA-256 of a file on disk, streamed.

@@ -2,7 +2,10 @@
 //!
 //! Entry paths must be normalised absolute paths (spec §5.2); symlink entries may not
 //! point above the target; existing parent directories under the target must be real
-//! directories, not symlinks, so a write can never be redirected elsewhere.
+//! directories, not symlinks, so a write can never be redirected elsewhere. Parents
+//! are opened component by component with O_NOFOLLOW and held open while an entry is
+//! written ([`open_parent`]), so swapping one for a symlink after the check changes
+//! nothing (RHEL 7's kernel has no openat2 with RESOLVE_BENEATH).
 
 use crate::archive::{Entry, EntryType, is_normalized_path};
 use std::ffi::OsStr;
@@ -132,6 +135,104 @@ pub fn prepare_parents(
     Ok(created)
 }
 
+/// A directory under the target held open. Operations go through
+/// `/proc/self/fd/N/<name>`, which the kernel resolves through the open directory
+/// itself: renaming it or swapping one of its ancestors for a symlink after it was
+/// opened cannot redirect them outside the target.
+#[derive(Debug)]
+pub struct PinnedDir {
+    _fd: std::os::fd::OwnedFd,
+    proc_path: PathBuf,
+}
+
+impl PinnedDir {
+    /// The path of `name` inside the pinned directory.
+    pub fn join(&self, name: &OsStr) -> PathBuf {
+        self.proc_path.join(name)
+    }
+}
+
+/// True when `/proc/self/fd` can pin directories here.
+pub fn can_pin() -> bool {
+    Path::new("/proc/self/fd").is_dir()
+}
+
+/// Opens `dir` (the target itself, which the caller names and trusts) for pinning.
+pub fn open_target(dir: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags, open};
+    open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(Into::into)
+}
+
+/// Opens the parent directory of `archive_path` under the open target `root`, one
+/// component at a time with O_NOFOLLOW, so no symlink is ever followed. Missing
+/// components are created (mode 0700 until their own entries set it) when `create`;
+/// otherwise a missing one gives `Ok(None)` (a dry run writes nothing). Returns the
+/// pinned parent and the host paths of the directories created.
+pub fn open_parent(
+    root: &std::os::fd::OwnedFd,
+    target: &Path,
+    archive_path: &[u8],
+    create: bool,
+) -> Result<Option<(PinnedDir, Vec<PathBuf>)>, UnsafePath> {
+    use rustix::fs::{Mode, OFlags, mkdirat, openat};
+    use rustix::io::Errno;
+    use std::os::fd::{AsFd, AsRawFd};
+    let shown = String::from_utf8_lossy(archive_path).into_owned();
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let comps: Vec<&[u8]> = archive_path[1..].split(|b| *b == b'/').collect();
+    let mut cur = rustix::io::dup(root)
+        .map_err(|_| UnsafePath::ParentNotDir(shown.clone(), target.display().to_string()))?;
+    let mut host = target.to_path_buf();
+    let mut created = Vec::new();
+    for comp in &comps[..comps.len() - 1] {
+        let name = OsStr::from_bytes(comp);
+        host.push(name);
+        let next = match openat(cur.as_fd(), name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) if create => {
+                match mkdirat(cur.as_fd(), name, Mode::from_raw_mode(0o700)) {
+                    Ok(()) => created.push(host.clone()),
+                    Err(Errno::EXIST) => {}
+                    Err(_) => {
+                        return Err(UnsafePath::ParentNotDir(shown, host.display().to_string()));
+                    }
+                }
+                openat(cur.as_fd(), name, flags, Mode::empty())
+                    .map_err(|_| refusal(&cur, name, shown.clone(), &host))?
+            }
+            Err(Errno::NOENT) => return Ok(None),
+            Err(_) => return Err(refusal(&cur, name, shown, &host)),
+        };
+        cur = next;
+    }
+    let proc_path = PathBuf::from(format!("/proc/self/fd/{}", cur.as_raw_fd()));
+    Ok(Some((
+        PinnedDir {
+            _fd: cur,
+            proc_path,
+        },
+        created,
+    )))
+}
+
+/// Why `name` in `dir` could not be opened as a directory: a symlink (ELOOP or
+/// ENOTDIR, depending on the kernel) or anything else.
+fn refusal(dir: &std::os::fd::OwnedFd, name: &OsStr, shown: String, host: &Path) -> UnsafePath {
+    use rustix::fs::{AtFlags, FileType, statat};
+    let host = host.display().to_string();
+    match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode as _) == FileType::Symlink => {
+            UnsafePath::SymlinkParent(shown, host)
+        }
+        _ => UnsafePath::ParentNotDir(shown, host),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +296,63 @@ mod tests {
         let e = entry(b"/etc/b", EntryType::Hardlink, Some(b"/etc/a"));
         assert!(check_entry(&e, false, |p| p == b"/etc/a").is_ok());
         assert!(check_entry(&e, false, |_| false).is_err());
+    }
+
+    #[test]
+    fn a_pinned_parent_keeps_writes_inside_when_an_ancestor_is_swapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(target.join("etc/origin")).unwrap();
+        std::fs::create_dir_all(outside.join("origin")).unwrap();
+        let root = open_target(&target).unwrap();
+        let (pin, created) = open_parent(&root, &target, b"/etc/origin/x.key", true)
+            .unwrap()
+            .unwrap();
+        assert!(created.is_empty());
+        // After the check, /etc is swapped for a symlink to a directory outside.
+        std::fs::rename(target.join("etc"), dir.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&outside, target.join("etc")).unwrap();
+        std::fs::write(pin.join(OsStr::new("x.key")), b"secret").unwrap();
+        assert!(
+            !outside.join("origin/x.key").exists(),
+            "write was redirected"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("moved/origin/x.key")).unwrap(),
+            b"secret"
+        );
+        // Opening again now refuses the symlinked parent.
+        let again = open_parent(&root, &target, b"/etc/origin/x.key", true);
+        assert!(
+            matches!(again, Err(UnsafePath::SymlinkParent(..))),
+            "{again:?}"
+        );
+    }
+
+    #[test]
+    fn open_parent_creates_missing_directories_0700_and_refuses_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = open_target(dir.path()).unwrap();
+        assert!(matches!(
+            open_parent(&root, dir.path(), b"/a/b/c", false),
+            Ok(None)
+        ));
+        let (_, created) = open_parent(&root, dir.path(), b"/a/b/c", true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(created, vec![dir.path().join("a"), dir.path().join("a/b")]);
+        let mode = std::fs::metadata(dir.path().join("a/b"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        std::fs::write(dir.path().join("f"), b"").unwrap();
+        assert!(matches!(
+            open_parent(&root, dir.path(), b"/f/x", true),
+            Err(UnsafePath::ParentNotDir(..))
+        ));
     }
 
     #[test]
