@@ -5,8 +5,9 @@
 use crate::accounts::Accounts;
 use crate::archive::{Entry, EntryType, parse_time};
 use rustix::fs::{AtFlags, CWD, Timespec, Timestamps};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How owners and xattrs are applied.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +42,18 @@ pub fn owner_for(entry: &Entry, accounts: &Accounts, numeric_owner: bool) -> (u3
     (uid, gid)
 }
 
-/// Applies everything recorded for `entry` to `path` without following a final
-/// symlink. Returns the steps that failed.
-pub fn apply_metadata(
-    path: &Path,
+/// Applies everything recorded for `entry` to a node that cannot be opened for
+/// writing: a symlink, FIFO or device node. `node` is an O_PATH descriptor of it
+/// (the caller checked its type), `name` its path inside a pinned directory.
+///
+/// The owner is set on the descriptor. For FIFOs and devices, mode, xattrs and times
+/// go through `/proc/self/fd/N`, which resolves to the node itself. For a symlink,
+/// xattrs and times go through `name` without following it (a swap there can only
+/// touch a file in the same pinned directory, and never gives it a new owner).
+/// Returns the steps that failed.
+pub fn apply_metadata_node(
+    node: &OwnedFd,
+    name: &Path,
     entry: &Entry,
     accounts: &Accounts,
     opts: MetaOptions,
@@ -57,16 +66,22 @@ pub fn apply_metadata(
         })
     };
     let (uid, gid) = owner_for(entry, accounts, opts.numeric_owner);
-    let is_link = entry.kind == EntryType::Symlink;
     if let Err(e) = rustix::fs::chownat(
-        CWD,
-        path,
+        node,
+        "",
         Some(rustix::fs::Uid::from_raw(uid)),
         Some(rustix::fs::Gid::from_raw(gid)),
-        AtFlags::SYMLINK_NOFOLLOW,
+        AtFlags::EMPTY_PATH,
     ) {
         fail(&format!("chown {uid}:{gid}"), e.into());
     }
+    let is_link = entry.kind == EntryType::Symlink;
+    let proc = PathBuf::from(format!("/proc/self/fd/{}", node.as_raw_fd()));
+    let (path, flags) = if is_link {
+        (name, AtFlags::SYMLINK_NOFOLLOW)
+    } else {
+        (proc.as_path(), AtFlags::empty())
+    };
     if !is_link {
         let mode = rustix::fs::Mode::from_raw_mode(entry.mode);
         if let Err(e) = rustix::fs::chmodat(CWD, path, mode, AtFlags::empty()) {
@@ -75,8 +90,13 @@ pub fn apply_metadata(
     }
     if !opts.no_xattrs {
         for x in &entry.xattrs {
-            let name = std::ffi::OsStr::from_bytes(x.name.as_bytes());
-            if let Err(e) = xattr::set(path, name, &x.value) {
+            let xname = std::ffi::OsStr::from_bytes(x.name.as_bytes());
+            let set = if is_link {
+                xattr::set(path, xname, &x.value)
+            } else {
+                xattr::set_deref(path, xname, &x.value)
+            };
+            if let Err(e) = set {
                 fail(&format!("set xattr {}", x.name), e);
             }
         }
@@ -90,14 +110,14 @@ pub fn apply_metadata(
             last_access: t,
             last_modification: t,
         };
-        if let Err(e) = rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW) {
+        if let Err(e) = rustix::fs::utimensat(CWD, path, &times, flags) {
             fail("set mtime", e.into());
         }
     }
     failures
 }
 
-/// [`apply_metadata`] on an open file or directory: nothing is looked up by path,
+/// Applies everything recorded for `entry` to an open file or directory: nothing is looked up by path,
 /// so nothing can be redirected to another file between the check and the change.
 pub fn apply_metadata_fd(
     file: &std::fs::File,

@@ -17,7 +17,7 @@ pub mod project;
 
 use crate::accounts::Accounts;
 use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId, RESERVED_PREFIX};
-use meta::{MetaOptions, apply_metadata, apply_metadata_fd, is_privilege_failure};
+use meta::{MetaOptions, apply_metadata_fd, apply_metadata_node, is_privilege_failure};
 use paths::{
     PinnedDir, UnsafePath, can_pin, check_entry, dest_path, open_parent, open_target,
     prepare_parents,
@@ -169,7 +169,16 @@ pub fn restore_with_progress(
     }
     if !opts.dry_run {
         for dir in &r.dirs_to_sync {
-            if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+            // Never following a symlink, never blocking on a FIFO put in its place.
+            let flags = rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::NONBLOCK;
+            let synced = File::options()
+                .read(true)
+                .custom_flags(flags.bits() as i32)
+                .open(dir)
+                .and_then(|d| d.sync_all());
+            if let Err(e) = synced {
                 r.report
                     .warnings
                     .push(format!("{}: fsync failed: {e}", dir.display()));
@@ -306,7 +315,14 @@ impl Restorer<'_> {
                     };
                     ((dest, Some(pin)), made)
                 }
-                None => ((shown, None), Vec::new()),
+                // Only a dry run may look at a path it could not pin: in a real run
+                // a missing parent here was removed under us.
+                None if self.opts.dry_run => ((shown, None), Vec::new()),
+                None => {
+                    return Err(UnsafePath::MissingParent(
+                        String::from_utf8_lossy(archive_path).into_owned(),
+                    ));
+                }
             },
             None => {
                 let made = prepare_parents(&self.target, archive_path, create)?;
@@ -323,11 +339,12 @@ impl Restorer<'_> {
     fn restore_entry(&mut self, reader: &mut ArchiveReader, entry: &Entry) {
         let shown = dest_path(&self.target, entry.path.as_bytes());
         self.shown_parent = shown.parent().unwrap_or(&self.target).to_path_buf();
-        self.parents.insert(self.shown_parent.clone());
         let (dest, _pinned) = match self.locate(entry.path.as_bytes(), true) {
             Ok(located) => located,
             Err(u) => return self.error(entry, u.to_string()),
         };
+        // Only directories that passed the checks are swept for stale temporaries.
+        self.parents.insert(self.shown_parent.clone());
         let dest = dest.as_path();
         let result = match entry.kind {
             EntryType::File => self.restore_file(reader, entry, dest),
@@ -343,15 +360,46 @@ impl Restorer<'_> {
         }
     }
 
-    fn apply(&mut self, path: &Path, entry: &Entry) {
+    /// Applies metadata to the symlink, FIFO or device node `path` (inside a pinned
+    /// directory), through an O_PATH descriptor checked to be such a node.
+    fn apply_node(&mut self, path: &Path, entry: &Entry) {
         if self.opts.dry_run {
             return;
         }
+        use rustix::fs::{FileType, Mode, OFlags};
+        let node = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        let expected = match entry.kind {
+            EntryType::Symlink => FileType::Symlink,
+            EntryType::Fifo => FileType::Fifo,
+            EntryType::Char => FileType::CharacterDevice,
+            _ => FileType::BlockDevice,
+        };
+        let node = match node {
+            Ok(fd) => match rustix::fs::fstat(&fd) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode as _) == expected => fd,
+                _ => {
+                    let msg = format!(
+                        "{}: changed during the restore; metadata not set",
+                        entry.path
+                    );
+                    self.report.errors.push(msg);
+                    return;
+                }
+            },
+            Err(e) => {
+                self.report.errors.push(format!("{}: {e}", entry.path));
+                return;
+            }
+        };
         let mo = MetaOptions {
             numeric_owner: self.opts.numeric_owner,
             no_xattrs: self.opts.no_xattrs,
         };
-        for f in apply_metadata(path, entry, &self.accounts, mo) {
+        for f in apply_metadata_node(&node, path, entry, &self.accounts, mo) {
             let msg = format!("{}: {}: {}", entry.path, f.what, f.error);
             if is_privilege_failure(&f) && !self.opts.strict {
                 self.report.warnings.push(msg);
@@ -361,7 +409,7 @@ impl Restorer<'_> {
         }
     }
 
-    /// [`apply`](Self::apply) on an open file or directory.
+    /// Applies metadata to an open file or directory.
     fn apply_fd(&mut self, file: &File, entry: &Entry) {
         if self.opts.dry_run {
             return;
@@ -473,7 +521,17 @@ impl Restorer<'_> {
         let mut tmp = tempfile::Builder::new()
             .prefix(".ocpvault-tmp-")
             .tempfile_in(&parent)
-            .map_err(io_err)?;
+            .map_err(|e| {
+                // tempfile names the /proc/self/fd path; name the host directory.
+                io_err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot create a temporary file in {}: {}",
+                        self.shown_parent.display(),
+                        io::Error::from(e.kind())
+                    ),
+                ))
+            })?;
         {
             let mut obj = reader
                 .open_object(&id)
@@ -535,8 +593,13 @@ impl Restorer<'_> {
         }
         let shown = dest_path(&self.target, entry.path.as_bytes());
         self.shown_parent = shown.parent().unwrap_or(&self.target).to_path_buf();
-        let Ok((dest, _pinned)) = self.locate(entry.path.as_bytes(), false) else {
-            return;
+        let (dest, _pinned) = match self.locate(entry.path.as_bytes(), false) {
+            Ok(located) => located,
+            Err(u) => {
+                let msg = format!("{u}; directory metadata not set");
+                self.report.warnings.push(msg);
+                return;
+            }
         };
         // Opened without following a symlink: a directory swapped for a symlink
         // since it was restored is left alone.
@@ -546,8 +609,12 @@ impl Restorer<'_> {
                 (rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
             )
             .open(&dest);
-        if let Ok(dir) = dir {
-            self.apply_fd(&dir, entry);
+        match dir {
+            Ok(dir) => self.apply_fd(&dir, entry),
+            Err(e) => self
+                .report
+                .warnings
+                .push(format!("{}: {e}; directory metadata not set", entry.path)),
         }
     }
 
@@ -560,7 +627,7 @@ impl Restorer<'_> {
         if let Ok(cur) = std::fs::read_link(dest) {
             if cur.as_os_str().as_encoded_bytes() == target.as_bytes() {
                 self.act(entry, "unchanged", None);
-                self.apply(dest, entry);
+                self.apply_node(dest, entry);
                 return Ok(());
             }
         }
@@ -584,7 +651,7 @@ impl Restorer<'_> {
         if !self.opts.dry_run {
             let tmp = temp_sibling(dest);
             std::os::unix::fs::symlink(target.as_path(), &tmp).map_err(io_err)?;
-            self.apply(&tmp, entry);
+            self.apply_node(&tmp, entry);
             std::fs::rename(&tmp, dest).map_err(io_err)?;
         }
         self.act(
@@ -667,7 +734,7 @@ impl Restorer<'_> {
             };
             if same {
                 self.act(entry, "unchanged", None);
-                self.apply(dest, entry);
+                self.apply_node(dest, entry);
                 return Ok(());
             }
             return Err(io_err(io::Error::new(
@@ -678,7 +745,7 @@ impl Restorer<'_> {
         if !self.opts.dry_run {
             mknodat(CWD, dest, ft, Mode::from_raw_mode(0o600), dev)
                 .map_err(|e| io_err(e.into()))?;
-            self.apply(dest, entry);
+            self.apply_node(dest, entry);
         }
         self.act(entry, "create", None);
         Ok(())

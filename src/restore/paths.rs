@@ -31,6 +31,10 @@ pub enum UnsafePath {
     SymlinkParent(String, String),
     #[error("{0}: parent {1} exists and is not a directory")]
     ParentNotDir(String, String),
+    #[error("{0}: cannot open parent directory {1}: {2}")]
+    ParentOpen(String, String, String),
+    #[error("{0}: a parent directory disappeared during the restore")]
+    MissingParent(String),
 }
 
 /// Checks one entry before anything is written. `in_place` is true when the target is
@@ -185,8 +189,9 @@ pub fn open_parent(
     let shown = String::from_utf8_lossy(archive_path).into_owned();
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let comps: Vec<&[u8]> = archive_path[1..].split(|b| *b == b'/').collect();
-    let mut cur = rustix::io::dup(root)
-        .map_err(|_| UnsafePath::ParentNotDir(shown.clone(), target.display().to_string()))?;
+    let mut cur = rustix::io::fcntl_dupfd_cloexec(root, 0).map_err(|e| {
+        UnsafePath::ParentOpen(shown.clone(), target.display().to_string(), e.to_string())
+    })?;
     let mut host = target.to_path_buf();
     let mut created = Vec::new();
     for comp in &comps[..comps.len() - 1] {
@@ -198,15 +203,19 @@ pub fn open_parent(
                 match mkdirat(cur.as_fd(), name, Mode::from_raw_mode(0o700)) {
                     Ok(()) => created.push(host.clone()),
                     Err(Errno::EXIST) => {}
-                    Err(_) => {
-                        return Err(UnsafePath::ParentNotDir(shown, host.display().to_string()));
+                    Err(e) => {
+                        return Err(UnsafePath::ParentOpen(
+                            shown,
+                            host.display().to_string(),
+                            e.to_string(),
+                        ));
                     }
                 }
                 openat(cur.as_fd(), name, flags, Mode::empty())
-                    .map_err(|_| refusal(&cur, name, shown.clone(), &host))?
+                    .map_err(|e| refusal(&cur, name, e, shown.clone(), &host))?
             }
             Err(Errno::NOENT) => return Ok(None),
-            Err(_) => return Err(refusal(&cur, name, shown, &host)),
+            Err(e) => return Err(refusal(&cur, name, e, shown, &host)),
         };
         cur = next;
     }
@@ -222,14 +231,23 @@ pub fn open_parent(
 
 /// Why `name` in `dir` could not be opened as a directory: a symlink (ELOOP or
 /// ENOTDIR, depending on the kernel) or anything else.
-fn refusal(dir: &std::os::fd::OwnedFd, name: &OsStr, shown: String, host: &Path) -> UnsafePath {
+fn refusal(
+    dir: &std::os::fd::OwnedFd,
+    name: &OsStr,
+    e: rustix::io::Errno,
+    shown: String,
+    host: &Path,
+) -> UnsafePath {
     use rustix::fs::{AtFlags, FileType, statat};
     let host = host.display().to_string();
     match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) if FileType::from_raw_mode(st.st_mode as _) == FileType::Symlink => {
             UnsafePath::SymlinkParent(shown, host)
         }
-        _ => UnsafePath::ParentNotDir(shown, host),
+        Ok(st) if FileType::from_raw_mode(st.st_mode as _) != FileType::Directory => {
+            UnsafePath::ParentNotDir(shown, host)
+        }
+        _ => UnsafePath::ParentOpen(shown, host, e.to_string()),
     }
 }
 
