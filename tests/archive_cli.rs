@@ -883,13 +883,7 @@ fn an_output_directory_inside_a_captured_path_is_not_read_back() {
     let backups = root.join("var/backups");
     fs::create_dir_all(&backups).unwrap();
     // Incompressible, so the archive itself passes the 1 MiB large-object size.
-    let mut x: u32 = 12345;
-    let noise: Vec<u8> = (0..3 << 20)
-        .map(|_| {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            (x >> 16) as u8
-        })
-        .collect();
+    let noise = incompressible(3 << 20, 12345);
     fs::write(backups.join("noise.bin"), &noise).unwrap();
     let out = bin()
         .args(["snapshot", "--root"])

@@ -31,19 +31,6 @@ fn age_keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     (key, public.trim().to_string())
 }
 
-/// `len` pseudo-random bytes (xorshift64 from `seed`): data zstd cannot shrink.
-fn incompressible(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn small_tree(dir: &Path) -> PathBuf {
     let root = dir.join("root");
     fs::create_dir_all(root.join("etc/origin/master")).unwrap();

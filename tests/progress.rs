@@ -60,14 +60,7 @@ fn big_tree(dir: &Path) -> std::path::PathBuf {
     let etc = root.join("etc/origin/master");
     std::fs::create_dir_all(&etc).unwrap();
     std::fs::write(etc.join("master-config.yaml"), b"kind: MasterConfig\n").unwrap();
-    let mut big = Vec::with_capacity(48 << 20);
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    while big.len() < 48 << 20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        big.extend_from_slice(&x.to_le_bytes());
-    }
+    let big = common::incompressible(48 << 20, 0x9e37_79b9_7f4a_7c15);
     std::fs::write(etc.join("big.bin"), &big).unwrap();
     root
 }

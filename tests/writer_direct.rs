@@ -74,16 +74,7 @@ fn check(path: &Path, objects: usize) -> ArchiveReader {
 
 /// Pseudo-random, so zstd cannot shrink it below the 1 MiB small-object limit.
 fn data(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    common::incompressible(len, seed | 1)
 }
 
 #[test]

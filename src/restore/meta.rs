@@ -101,15 +101,7 @@ pub fn apply_metadata_node(
             }
         }
     }
-    if let Some((sec, nsec)) = parse_time(&entry.mtime) {
-        let t = Timespec {
-            tv_sec: sec,
-            tv_nsec: nsec as _,
-        };
-        let times = Timestamps {
-            last_access: t,
-            last_modification: t,
-        };
+    if let Some(times) = recorded_times(entry) {
         if let Err(e) = rustix::fs::utimensat(CWD, path, &times, flags) {
             fail("set mtime", e.into());
         }
@@ -152,20 +144,25 @@ pub fn apply_metadata_fd(
             }
         }
     }
-    if let Some((sec, nsec)) = parse_time(&entry.mtime) {
-        let t = Timespec {
-            tv_sec: sec,
-            tv_nsec: nsec as _,
-        };
-        let times = Timestamps {
-            last_access: t,
-            last_modification: t,
-        };
+    if let Some(times) = recorded_times(entry) {
         if let Err(e) = rustix::fs::futimens(file, &times) {
             fail("set mtime", e.into());
         }
     }
     failures
+}
+
+/// The entry's mtime as access and modification time.
+fn recorded_times(entry: &Entry) -> Option<Timestamps> {
+    let (sec, nsec) = parse_time(&entry.mtime)?;
+    let t = Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec as _,
+    };
+    Some(Timestamps {
+        last_access: t,
+        last_modification: t,
+    })
 }
 
 /// True when a failed step is only a privilege problem (not root, no CAP_SYS_ADMIN,

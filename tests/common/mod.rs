@@ -122,3 +122,17 @@ pub fn snapshot(root: &Path, outdir: &Path, extra: &[&str]) -> PathBuf {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("snapshot --json");
     PathBuf::from(v["archive"].as_str().expect("archive field"))
 }
+
+/// `len` pseudo-random bytes (xorshift64 from `seed`, which must not be 0): data zstd
+/// cannot shrink, for tests that need large objects.
+pub fn incompressible(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
