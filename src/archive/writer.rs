@@ -295,39 +295,24 @@ impl ArchiveWriter {
             .read_to_end(&mut head)?;
         let mut hasher = Sha256::new();
         hasher.update(&head);
-        let mut size = head.len() as u64;
         if head.len() <= SMALL_OBJECT_MAX {
             // One compression context for all small objects: creating a context
             // per file is costly.
             let compressed = self.small.compress(&head)?;
             return Ok(PreparedObject {
                 id: ObjectId::from_hasher(hasher),
-                size,
+                size: head.len() as u64,
                 data: Prepared::Memory(compressed),
             });
         }
         if self.out.inner.can_patch() {
             return self.prepare_direct(head, hasher, reader);
         }
-        let mut buf = vec![0u8; IO_BUF];
         // Large: spool the compressed stream through an unlinked file.
         let spool = tempfile::tempfile_in(&self.dir)?;
-        let mut enc = zstd::stream::Encoder::new(spool, self.opts.level)?;
-        if self.opts.threads > 0 {
-            enc.multithread(self.opts.threads)?;
-        }
-        enc.write_all(&head)?;
-        drop(head);
-        loop {
-            let n = read_some(reader, &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            enc.write_all(&buf[..n])?;
-            size += n as u64;
-        }
-        let mut spool = enc.finish()?;
+        let (level, threads) = (self.opts.level, self.opts.threads);
+        let (mut spool, size) = compress_large(spool, head, reader, &mut hasher, level, threads)
+            .map_err(StreamError::into_inner)?;
         let len = spool.stream_position()?;
         spool.rewind()?;
         Ok(PreparedObject {
@@ -352,47 +337,20 @@ impl ArchiveWriter {
         let header_at = self.out.pos;
         self.tentative = Some((header_at, generation));
         let (level, threads) = (self.opts.level, self.opts.threads);
+        self.out
+            .write_all(&[0u8; 512])
+            .map_err(|e| self.poison(e))?;
+        let data_at = self.out.pos;
         let mut stored = Sha256::new();
-        // `hasher` has seen `head` already.
-        let mut size = head.len() as u64;
-        let mut source_err = None;
-        let out = &mut self.out;
-        let written = (|| -> io::Result<u64> {
-            out.write_all(&[0u8; 512])?;
-            let data_at = out.pos;
-            let tee = HashingWriter {
-                inner: &mut *out,
-                hasher: &mut stored,
-            };
-            let mut enc = zstd::stream::Encoder::new(tee, level)?;
-            if threads > 0 {
-                enc.multithread(threads)?;
-            }
-            enc.write_all(&head)?;
-            drop(head);
-            let mut buf = vec![0u8; IO_BUF];
-            loop {
-                let n = match read_some(reader, &mut buf) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        source_err = Some(e);
-                        return Ok(data_at);
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                enc.write_all(&buf[..n])?;
-                size += n as u64;
-            }
-            enc.finish()?;
-            Ok(data_at)
-        })();
-        let data_at = written.map_err(|e| self.poison(e))?;
-        if let Some(e) = source_err {
-            return Err(e);
-        }
+        let tee = HashingWriter {
+            inner: &mut self.out,
+            hasher: &mut stored,
+        };
+        let size = match compress_large(tee, head, reader, &mut hasher, level, threads) {
+            Ok((_, size)) => size,
+            Err(StreamError::Source(e)) => return Err(e),
+            Err(StreamError::Output(e)) => return Err(self.poison(e)),
+        };
         let length = self.out.pos - data_at;
         self.write_padding(length).map_err(|e| self.poison(e))?;
         Ok(PreparedObject {
@@ -615,6 +573,54 @@ impl<W: Write> Write for HashingWriter<'_, W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Where compressing a large object failed.
+enum StreamError {
+    /// Reading the source (that file failed; the output may be cut back).
+    Source(io::Error),
+    /// Compressing or writing the output.
+    Output(io::Error),
+}
+
+impl StreamError {
+    fn into_inner(self) -> io::Error {
+        match self {
+            Self::Source(e) | Self::Output(e) => e,
+        }
+    }
+}
+
+/// Compresses `head` and then the rest of `reader` into `out` as one zstd frame
+/// (multithreaded with `threads` > 0), hashing the uncompressed bytes after `head`
+/// into `hasher` (which has seen `head`). Returns `out` and the uncompressed size.
+fn compress_large<W: Write>(
+    out: W,
+    head: Vec<u8>,
+    reader: &mut dyn Read,
+    hasher: &mut Sha256,
+    level: i32,
+    threads: u32,
+) -> Result<(W, u64), StreamError> {
+    let mut enc = zstd::stream::Encoder::new(out, level).map_err(StreamError::Output)?;
+    if threads > 0 {
+        enc.multithread(threads).map_err(StreamError::Output)?;
+    }
+    let mut size = head.len() as u64;
+    enc.write_all(&head).map_err(StreamError::Output)?;
+    drop(head);
+    let mut buf = vec![0u8; IO_BUF];
+    loop {
+        let n = read_some(reader, &mut buf).map_err(StreamError::Source)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        enc.write_all(&buf[..n]).map_err(StreamError::Output)?;
+        size += n as u64;
+    }
+    let out = enc.finish().map_err(StreamError::Output)?;
+    Ok((out, size))
 }
 
 fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
