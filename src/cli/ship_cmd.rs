@@ -1,7 +1,7 @@
 //! `ship`, `list`, `fetch`, `prune`: archives at an off-host destination.
 
 use super::output::{human_bytes, print_json};
-use super::progress::ProgressMode;
+use super::progress::{ProgressMode, TransferBar};
 use super::{CliError, CmdResult, Outcome};
 use crate::ship::{self, Destination, PutOutcome, Retention, S3Options, parse_archive_name};
 use std::path::{Path, PathBuf};
@@ -61,26 +61,16 @@ pub fn ship_one(
         ))
         .hint("ship archives under the names snapshot gave them"));
     }
-    let total = std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
-    let bar = progress.bytes(&format!("hashing {name}"), total);
-    let (sha, size) = ship::hash_local_with(archive, &mut |done| {
-        if let Some(b) = &bar {
-            b.set_position(done)
-        }
-    })?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let bar = progress.bytes(&format!("uploading {name}"), size);
-    let result = dest.put(archive, &name, &sha, size, &mut |done| {
-        if let Some(b) = &bar {
-            b.set_position(done)
-        }
-    });
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let result = result?;
+    let (sha, size) = {
+        let mut bar = TransferBar::new(progress, format!("hashing {name}"));
+        ship::hash_local_with(archive, &mut |done, total| bar.update(done, total))?
+    };
+    let result = {
+        let mut bar = TransferBar::new(progress, format!("uploading {name}"));
+        dest.put(archive, &name, &sha, size, &mut |done| {
+            bar.update(done, size)
+        })?
+    };
     Ok(ShippedInfo(Shipped {
         archive: archive.display().to_string(),
         destination: dest.describe(),
@@ -224,19 +214,12 @@ pub fn fetch(args: FetchArgs, progress: &ProgressMode) -> CmdResult {
         .ok_or_else(|| CliError::new(format!("{}: expected DEST/NAME", args.source)))?;
     let dest_arg = if dest_arg.is_empty() { "/" } else { dest_arg };
     let dest = args.s3.open_dest(dest_arg)?;
-    let mut bar: Option<indicatif::ProgressBar> = None;
-    let fetched = dest.fetch(name, &args.output, &mut |done, total| {
-        let b = bar.get_or_insert_with(|| {
-            progress
-                .bytes(&format!("fetching {name}"), total)
-                .unwrap_or_else(indicatif::ProgressBar::hidden)
-        });
-        b.set_position(done);
-    });
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let path = fetched?;
+    let path = {
+        let mut bar = TransferBar::new(progress, format!("fetching {name}"));
+        dest.fetch(name, &args.output, &mut |done, total| {
+            bar.update(done, total)
+        })?
+    };
     println!("fetched {} (SHA-256 verified)", path.display());
     Ok(Outcome::Ok)
 }

@@ -119,13 +119,13 @@ pub fn parse_sidecar(text: &str, name: &str) -> Option<String> {
 
 /// Hashes a local file: (SHA-256, size).
 pub fn hash_local(path: &Path) -> Result<(ObjectId, u64), ShipError> {
-    hash_local_with(path, &mut |_| {})
+    hash_local_with(path, &mut |_, _| {})
 }
 
-/// [`hash_local`], reporting the running count of bytes hashed to `done`.
+/// [`hash_local`], reporting (bytes hashed so far, file size) to `done`.
 pub fn hash_local_with(
     path: &Path,
-    done: &mut dyn FnMut(u64),
+    done: &mut dyn FnMut(u64, u64),
 ) -> Result<(ObjectId, u64), ShipError> {
     let io = |e| ShipError::Io {
         path: path.into(),
@@ -133,7 +133,8 @@ pub fn hash_local_with(
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
-    let mut reader = crate::progress::ProgressReader::new(file, 8 << 20, done);
+    let mut reader =
+        crate::progress::ProgressReader::new(file, 8 << 20, |hashed| done(hashed, size));
     let id = ObjectId::of_reader(&mut reader).map_err(io)?;
     Ok((id, size))
 }
