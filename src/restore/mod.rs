@@ -169,15 +169,7 @@ pub fn restore_with_progress(
     }
     if !opts.dry_run {
         for dir in &r.dirs_to_sync {
-            // Never following a symlink, never blocking on a FIFO put in its place.
-            let flags = rustix::fs::OFlags::DIRECTORY
-                | rustix::fs::OFlags::NOFOLLOW
-                | rustix::fs::OFlags::NONBLOCK;
-            let synced = File::options()
-                .read(true)
-                .custom_flags(flags.bits() as i32)
-                .open(dir)
-                .and_then(|d| d.sync_all());
+            let synced = open_nofollow(dir, true).and_then(|d| d.sync_all());
             if let Err(e) = synced {
                 r.report
                     .warnings
@@ -395,18 +387,8 @@ impl Restorer<'_> {
                 return;
             }
         };
-        let mo = MetaOptions {
-            numeric_owner: self.opts.numeric_owner,
-            no_xattrs: self.opts.no_xattrs,
-        };
-        for f in apply_metadata_node(&node, path, entry, &self.accounts, mo) {
-            let msg = format!("{}: {}: {}", entry.path, f.what, f.error);
-            if is_privilege_failure(&f) && !self.opts.strict {
-                self.report.warnings.push(msg);
-            } else {
-                self.report.errors.push(msg);
-            }
-        }
+        let failures = apply_metadata_node(&node, path, entry, &self.accounts, self.meta());
+        self.record_meta(entry, failures);
     }
 
     /// Applies metadata to an open file or directory.
@@ -414,11 +396,20 @@ impl Restorer<'_> {
         if self.opts.dry_run {
             return;
         }
-        let mo = MetaOptions {
+        let failures = apply_metadata_fd(file, entry, &self.accounts, self.meta());
+        self.record_meta(entry, failures);
+    }
+
+    fn meta(&self) -> MetaOptions {
+        MetaOptions {
             numeric_owner: self.opts.numeric_owner,
             no_xattrs: self.opts.no_xattrs,
-        };
-        for f in apply_metadata_fd(file, entry, &self.accounts, mo) {
+        }
+    }
+
+    /// Privilege failures are warnings unless --strict; everything else is an error.
+    fn record_meta(&mut self, entry: &Entry, failures: Vec<meta::MetaFailure>) {
+        for f in failures {
             let msg = format!("{}: {}: {}", entry.path, f.what, f.error);
             if is_privilege_failure(&f) && !self.opts.strict {
                 self.report.warnings.push(msg);
@@ -483,7 +474,7 @@ impl Restorer<'_> {
         // Compared and updated through one descriptor opened without following a
         // symlink, so a swap between check and chmod cannot touch another file.
         let same = match &existing {
-            Some(m) if m.is_file() && m.len() == entry.size => open_nofollow(dest)
+            Some(m) if m.is_file() && m.len() == entry.size => open_nofollow(dest, false)
                 .ok()
                 .filter(|f| {
                     f.metadata()
@@ -546,7 +537,7 @@ impl Restorer<'_> {
         self.dirs_to_sync.insert(self.shown_parent.clone());
         self.report.files_written += 1;
         self.report.bytes_written += entry.size;
-        match open_nofollow(dest).and_then(|mut f| ObjectId::of_reader(&mut f)) {
+        match open_nofollow(dest, false).and_then(|mut f| ObjectId::of_reader(&mut f)) {
             Ok(h) if h == id => {}
             Ok(h) => {
                 return Err(io_err(io::Error::new(
@@ -601,15 +592,8 @@ impl Restorer<'_> {
                 return;
             }
         };
-        // Opened without following a symlink: a directory swapped for a symlink
-        // since it was restored is left alone.
-        let dir = File::options()
-            .read(true)
-            .custom_flags(
-                (rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
-            )
-            .open(&dest);
-        match dir {
+        // A directory swapped for a symlink since it was restored is left alone.
+        match open_nofollow(&dest, true) {
             Ok(dir) => self.apply_fd(&dir, entry),
             Err(e) => self
                 .report
@@ -784,12 +768,17 @@ fn temp_sibling(dest: &Path) -> PathBuf {
     dest.with_file_name(name)
 }
 
-/// Opens a file for reading without following a final symlink (and without blocking
-/// on a FIFO).
-fn open_nofollow(path: &Path) -> io::Result<File> {
+/// Opens a file (or, with `dir`, only a directory) for reading without following a
+/// final symlink and without blocking on a FIFO put in its place.
+fn open_nofollow(path: &Path, dir: bool) -> io::Result<File> {
+    use rustix::fs::OFlags;
+    let mut flags = OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    if dir {
+        flags |= OFlags::DIRECTORY;
+    }
     File::options()
         .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .custom_flags(flags.bits() as i32)
         .open(path)
 }
 
