@@ -5,9 +5,9 @@
 use crate::accounts::Accounts;
 use crate::archive::{Entry, EntryType, parse_time};
 use rustix::fs::{AtFlags, CWD, Timespec, Timestamps};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How owners and xattrs are applied.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +76,7 @@ pub fn apply_metadata_node(
         fail(&format!("chown {uid}:{gid}"), e.into());
     }
     let is_link = entry.kind == EntryType::Symlink;
-    let proc = PathBuf::from(format!("/proc/self/fd/{}", node.as_raw_fd()));
+    let proc = super::paths::proc_fd_path(node);
     let (path, flags) = if is_link {
         (name, AtFlags::SYMLINK_NOFOLLOW)
     } else {

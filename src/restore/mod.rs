@@ -18,10 +18,7 @@ pub mod project;
 use crate::accounts::Accounts;
 use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId, RESERVED_PREFIX};
 use meta::{MetaOptions, apply_metadata_fd, apply_metadata_node, is_privilege_failure};
-use paths::{
-    PinnedDir, UnsafePath, can_pin, check_entry, dest_path, open_parent, open_target,
-    prepare_parents,
-};
+use paths::{PinnedDir, UnsafePath, can_pin, check_entry, dest_path, open_parent, open_target};
 use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::io;
@@ -115,9 +112,10 @@ pub fn restore_with_progress(
         })?;
     }
     // Parent directories are opened one component at a time without following
-    // symlinks and held open while an entry is written (paths::open_parent).
+    // symlinks (paths::open_parent) and, with /proc, held open while an entry is
+    // written.
     let pinning = can_pin();
-    let root = if pinning && target.is_dir() {
+    let root = if target.is_dir() {
         Some(open_target(&target).map_err(|e| RestoreError::Io {
             path: target.display().to_string(),
             source: e,
@@ -128,6 +126,7 @@ pub fn restore_with_progress(
     let mut r = Restorer {
         target: target.clone(),
         root,
+        pinning,
         shown_parent: target.clone(),
         opts,
         accounts: Accounts::host(),
@@ -260,9 +259,11 @@ fn check_objects(reader: &mut ArchiveReader, selected: &[usize]) -> Result<(), R
 
 struct Restorer<'a> {
     target: PathBuf,
-    /// The open target directory parents are opened from; None without /proc (or in
-    /// a dry run whose target does not exist yet).
+    /// The open target directory parents are opened from; None when the target is
+    /// not a directory (a dry run whose target does not exist yet).
     root: Option<std::os::fd::OwnedFd>,
+    /// Whether writes go through the pinned parent (/proc/self/fd is available).
+    pinning: bool,
     /// Host path of the directory of the entry being restored, for messages and fsync.
     shown_parent: PathBuf,
     opts: &'a RestoreOptions,
@@ -287,10 +288,11 @@ impl Restorer<'_> {
         self.act(entry, "error", Some(msg));
     }
 
-    /// Where to operate on `archive_path`: a path through its pinned parent (which must
-    /// stay alive while the path is used), or the plain host path without /proc or
-    /// when the parent does not exist and `create` is false. Creates missing parents
-    /// when `create` (never in a dry run).
+    /// Where to operate on `archive_path`. Its parents are always walked with
+    /// O_NOFOLLOW (paths::open_parent); the result is a path through the pinned
+    /// parent (which must stay alive while the path is used), or the plain host path
+    /// without /proc, or in a dry run whose parent does not exist yet. Creates
+    /// missing parents when `create` (never in a dry run).
     fn locate(
         &mut self,
         archive_path: &[u8],
@@ -300,13 +302,10 @@ impl Restorer<'_> {
         let create = create && !self.opts.dry_run;
         let (located, made) = match &self.root {
             Some(root) => match open_parent(root, &self.target, archive_path, create)? {
-                Some((pin, made)) => {
-                    let dest = match shown.file_name() {
-                        Some(name) => pin.join(name),
-                        None => shown.clone(),
-                    };
-                    ((dest, Some(pin)), made)
-                }
+                Some((pin, made)) => match shown.file_name() {
+                    Some(name) if self.pinning => ((pin.join(name), Some(pin)), made),
+                    _ => ((shown, None), made),
+                },
                 // Only a dry run may look at a path it could not pin: in a real run
                 // a missing parent here was removed under us.
                 None if self.opts.dry_run => ((shown, None), Vec::new()),
@@ -316,9 +315,12 @@ impl Restorer<'_> {
                     ));
                 }
             },
+            None if self.opts.dry_run => ((shown, None), Vec::new()),
             None => {
-                let made = prepare_parents(&self.target, archive_path, create)?;
-                ((shown, None), made)
+                return Err(UnsafePath::ParentNotDir(
+                    String::from_utf8_lossy(archive_path).into_owned(),
+                    self.target.display().to_string(),
+                ));
             }
         };
         if let Some(first) = made.first() {

@@ -102,43 +102,6 @@ pub fn dest_path(target: &Path, archive_path: &[u8]) -> PathBuf {
     target.join(OsStr::from_bytes(&archive_path[1..]))
 }
 
-/// Creates missing parents of `archive_path` under `target` (mode 0700 until their own
-/// entries set it) and refuses symlinked or non-directory parents.
-pub fn prepare_parents(
-    target: &Path,
-    archive_path: &[u8],
-    create: bool,
-) -> Result<Vec<PathBuf>, UnsafePath> {
-    let shown = String::from_utf8_lossy(archive_path).into_owned();
-    let mut created = Vec::new();
-    let mut cur = target.to_path_buf();
-    let comps: Vec<&[u8]> = archive_path[1..].split(|b| *b == b'/').collect();
-    for comp in &comps[..comps.len() - 1] {
-        cur.push(OsStr::from_bytes(comp));
-        match std::fs::symlink_metadata(&cur) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(UnsafePath::SymlinkParent(shown, cur.display().to_string()));
-            }
-            Ok(m) if !m.is_dir() => {
-                return Err(UnsafePath::ParentNotDir(shown, cur.display().to_string()));
-            }
-            Ok(_) => {}
-            Err(_) if create => {
-                use std::os::unix::fs::DirBuilderExt;
-                std::fs::DirBuilder::new()
-                    .mode(0o700)
-                    .create(&cur)
-                    .map_err(|_| {
-                        UnsafePath::ParentNotDir(shown.clone(), cur.display().to_string())
-                    })?;
-                created.push(cur.clone());
-            }
-            Err(_) => {}
-        }
-    }
-    Ok(created)
-}
-
 /// A directory under the target held open. Operations go through
 /// `/proc/self/fd/N/<name>`, which the kernel resolves through the open directory
 /// itself: renaming it or swapping one of its ancestors for a symlink after it was
@@ -154,6 +117,11 @@ impl PinnedDir {
     pub fn join(&self, name: &OsStr) -> PathBuf {
         self.proc_path.join(name)
     }
+}
+
+/// `/proc/self/fd/N` for an open descriptor: a path that resolves to that very file.
+pub fn proc_fd_path(fd: &impl std::os::fd::AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
 /// True when `/proc/self/fd` can pin directories here.
@@ -185,7 +153,7 @@ pub fn open_parent(
 ) -> Result<Option<(PinnedDir, Vec<PathBuf>)>, UnsafePath> {
     use rustix::fs::{Mode, OFlags, mkdirat, openat};
     use rustix::io::Errno;
-    use std::os::fd::{AsFd, AsRawFd};
+    use std::os::fd::AsFd;
     let shown = String::from_utf8_lossy(archive_path).into_owned();
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let comps: Vec<&[u8]> = archive_path[1..].split(|b| *b == b'/').collect();
@@ -219,7 +187,7 @@ pub fn open_parent(
         };
         cur = next;
     }
-    let proc_path = PathBuf::from(format!("/proc/self/fd/{}", cur.as_raw_fd()));
+    let proc_path = proc_fd_path(&cur);
     Ok(Some((
         PinnedDir {
             _fd: cur,
@@ -378,9 +346,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("etc")).unwrap();
         std::os::unix::fs::symlink("/tmp", dir.path().join("etc/origin")).unwrap();
-        let err = prepare_parents(dir.path(), b"/etc/origin/master/x", true).unwrap_err();
+        let root = open_target(dir.path()).unwrap();
+        let err = open_parent(&root, dir.path(), b"/etc/origin/master/x", true).unwrap_err();
         assert!(matches!(err, UnsafePath::SymlinkParent(..)));
-        let made = prepare_parents(dir.path(), b"/etc/new/deeper/x", true).unwrap();
+        let (_, made) = open_parent(&root, dir.path(), b"/etc/new/deeper/x", true)
+            .unwrap()
+            .unwrap();
         assert_eq!(made.len(), 2);
         assert!(dir.path().join("etc/new/deeper").is_dir());
     }
