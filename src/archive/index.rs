@@ -9,6 +9,7 @@ pub struct Index {
     pub format: String,
     pub version: u32,
     pub manifest: ManifestLocation,
+    #[serde(deserialize_with = "super::validate::bounded::items")]
     pub objects: Vec<IndexObject>,
 }
 

@@ -18,6 +18,7 @@ pub struct Manifest {
     #[serde(default)]
     pub options: serde_json::Map<String, serde_json::Value>,
     pub sources: Vec<SourceReport>,
+    #[serde(deserialize_with = "super::validate::bounded::items")]
     pub entries: Vec<Entry>,
 }
 

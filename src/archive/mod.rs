@@ -10,6 +10,7 @@ mod id;
 mod index;
 mod manifest;
 mod reader;
+mod validate;
 mod writer;
 
 pub use bytes::{ByteString, base64_bytes};
@@ -25,9 +26,13 @@ pub use reader::{
     ArchiveReader, FIXED_MEMBERS, ObjectReader, PLAIN_INDEX_MEMBER, ReadSeek, Scan, ScannedMember,
     object_member,
 };
+pub use validate::{MAX_XATTR_VALUE, ManifestProblem, is_utc_rfc3339, manifest_problems};
 pub use writer::{
     ArchiveWriter, PreparedObject, SMALL_OBJECT_MAX, Sink, Store, WriteStats, WriterOptions,
 };
+
+/// Most objects or entries one archive may hold (spec §9).
+pub const MAX_ITEMS: usize = 16 * 1024 * 1024;
 
 /// The exact header this format writes for a member (spec §3.1), for strict checks;
 /// None for a name this format never writes.

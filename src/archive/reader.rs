@@ -7,7 +7,7 @@
 use super::container::{
     self, BLOCK, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TAIL_LEN, TRAILER_LEN, TRAILER_MEMBER,
 };
-use super::{ArchiveError, FORMAT_VERSION, Index, IndexObject, Manifest, ObjectId};
+use super::{ArchiveError, FORMAT_VERSION, Index, IndexObject, MAX_ITEMS, Manifest, ObjectId};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 const MAX_INDEX_LEN: u64 = 256 * 1024 * 1024; // 256 MiB
 const MAX_MANIFEST_LEN: u64 = 1024 * 1024 * 1024; // 1 GiB
-const MAX_ITEMS: usize = 16 * 1024 * 1024;
 
 /// A byte source the reader can seek in.
 pub trait ReadSeek: Read + Seek + Send {}
@@ -148,6 +147,18 @@ impl ArchiveReader {
             by_id.insert(o.id, *o);
         }
         let manifest = read_manifest(path, &mut inner, &index, len)?;
+        // Spec §5.2 and §9: what a writer cannot produce is refused before any
+        // command acts on it.
+        let problems = super::manifest_problems(&manifest, &index);
+        if let Some(first) = problems.first() {
+            return Err(ArchiveError::corrupt(
+                path,
+                format!(
+                    "manifest breaks the format rules ({} problem(s)); first: {first}",
+                    problems.len()
+                ),
+            ));
+        }
         Ok(Self {
             path: path.into(),
             inner,

@@ -3,7 +3,7 @@
 use super::archive_cmds::ReadArchive;
 use super::output::{human_bytes, print_json};
 use super::{CliError, CmdResult, Outcome};
-use crate::restore::{RestoreOptions, restore_with_progress};
+use crate::restore::{MetaWarning, RestoreOptions, RestoreReport, restore_with_progress};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -30,12 +30,19 @@ pub struct RestoreArgs {
     /// Treat failures to set owners or privileged xattrs as errors.
     #[arg(long)]
     pub strict: bool,
+    /// List every metadata warning, not only a summary.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: RestoreArgs, progress: &super::progress::ProgressMode) -> CmdResult {
+    if let Some(p) = args.paths.iter().find(|p| !p.starts_with('/')) {
+        return Err(CliError::new(format!("{p}: not in the archive"))
+            .hint(format!("archive paths start with /, e.g. /{p}")));
+    }
     let mut reader = args.input.open()?;
     let target = match &args.target {
         Some(t) if !t.is_absolute() => Some(
@@ -64,36 +71,7 @@ pub fn run(args: RestoreArgs, progress: &super::progress::ProgressMode) -> CmdRe
     if args.json {
         print_json(&report)?;
     } else {
-        let verb = if args.dry_run { "would " } else { "" };
-        for a in &report.actions {
-            if a.action == "unchanged" && !args.dry_run {
-                continue;
-            }
-            match &a.detail {
-                Some(d) => println!("{verb}{} {} ({d})", a.action, a.path),
-                None => println!("{verb}{} {}", a.action, a.path),
-            }
-        }
-        for w in &report.warnings {
-            eprintln!("warning: {w}");
-        }
-        for e in &report.errors {
-            eprintln!("error: {e}");
-        }
-        println!(
-            "restore: {} entries under {}{}, {} files written ({}), {} warning(s), {} error(s)",
-            report.actions.len(),
-            report.target,
-            if args.dry_run {
-                " (dry run, nothing written)"
-            } else {
-                ""
-            },
-            report.files_written,
-            human_bytes(report.bytes_written),
-            report.warnings.len(),
-            report.errors.len()
-        );
+        print_report(&report, args.dry_run, args.verbose);
     }
     if !report.errors.is_empty() {
         return Err(CliError::new(format!(
@@ -101,9 +79,86 @@ pub fn run(args: RestoreArgs, progress: &super::progress::ProgressMode) -> CmdRe
             report.errors.len()
         )));
     }
-    Ok(if report.warnings.is_empty() {
-        Outcome::Ok
-    } else {
+    Ok(if report.has_warnings() {
         Outcome::Findings
+    } else {
+        Outcome::Ok
     })
+}
+
+/// The text report: one line per change (host paths), warnings and errors on
+/// stderr, metadata warnings summarised per kind unless `verbose`.
+fn print_report(report: &RestoreReport, dry_run: bool, verbose: bool) {
+    let verb = if dry_run { "would " } else { "" };
+    for a in &report.actions {
+        if a.action == "unchanged" || a.action == "error" {
+            continue;
+        }
+        match &a.detail {
+            Some(d) => println!("{verb}{} {} ({d})", a.action, a.dest),
+            None => println!("{verb}{} {}", a.action, a.dest),
+        }
+    }
+    if let Some(first) = report.privileged.first() {
+        println!(
+            "{verb}restore {} privileged entr{} (setuid/setgid, file capabilities, devices); first: {} ({})",
+            report.privileged.len(),
+            if report.privileged.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            first.path,
+            first.why
+        );
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    print_metadata_warnings(&report.metadata_warnings, verbose);
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+    println!(
+        "restore: {} entries under {}{}, {} files written ({}), {} warning(s), {} error(s)",
+        report.actions.len(),
+        report.target,
+        if dry_run {
+            " (dry run, nothing written)"
+        } else {
+            ""
+        },
+        report.files_written,
+        human_bytes(report.bytes_written),
+        report.warnings.len() + report.metadata_warnings.len(),
+        report.errors.len()
+    );
+}
+
+/// One line per kind of failed step (chown, set xattr ...) with the count and the
+/// first path; every one with `verbose`.
+fn print_metadata_warnings(warnings: &[MetaWarning], verbose: bool) {
+    if verbose {
+        for w in warnings {
+            eprintln!("warning: {}: {}: {}", w.path, w.what, w.error);
+        }
+        return;
+    }
+    let mut kinds: Vec<(&str, usize, &MetaWarning)> = Vec::new();
+    for w in warnings {
+        let kind = w.what.split(' ').next().unwrap_or("");
+        match kinds.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some(k) => k.1 += 1,
+            None => kinds.push((kind, 1, w)),
+        }
+    }
+    for (_, n, first) in kinds {
+        eprintln!(
+            "warning: {}: {} on {n} entr{} (first: {}); not root? --verbose lists them",
+            first.what,
+            first.error,
+            if n == 1 { "y" } else { "ies" },
+            first.path
+        );
+    }
 }
