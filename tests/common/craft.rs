@@ -94,6 +94,9 @@ impl CraftedObject {
     }
 }
 
+/// An edit of the index JSON.
+type IndexTweak = Box<dyn Fn(&mut Value)>;
+
 /// Builds one archive. Entries are sorted by path bytes and objects deduplicated unless
 /// the test says otherwise.
 #[derive(Default)]
@@ -106,7 +109,7 @@ pub struct ArchiveBuilder {
     manifest_json: Option<Vec<u8>>,
     /// Raw compressed manifest member data and the size the index declares for it.
     manifest_stored: Option<(Vec<u8>, u64)>,
-    index_tweak: Option<Box<dyn Fn(&mut Value)>>,
+    index_tweak: Option<IndexTweak>,
 }
 
 impl ArchiveBuilder {
@@ -187,7 +190,7 @@ impl ArchiveBuilder {
         }
         let mut entries = self.entries.clone();
         if self.sort {
-            entries.sort_by(|a, b| path_bytes(a).cmp(&path_bytes(b)));
+            entries.sort_by_key(path_bytes);
         }
         let mut manifest = json!({
             "format": "ocpvault-manifest", "version": 1, "ocpvault_version": "0.0.0",
