@@ -136,3 +136,5 @@ pub fn incompressible(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+pub mod craft;
+pub mod witness;
