@@ -23,6 +23,10 @@ pub enum ArchiveError {
     },
     #[error("{path}: corrupt archive: {why}")]
     Corrupt { path: PathBuf, why: String },
+    /// The hashes hold but the content breaks the format's rules: no writer made
+    /// this archive as it is (spec §5.2, §9).
+    #[error("{path}: malformed archive: {why}")]
+    Malformed { path: PathBuf, why: String },
     #[error("{path}: object {id} not in the archive index")]
     MissingObject { path: PathBuf, id: String },
 }
@@ -32,6 +36,13 @@ impl ArchiveError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    pub(crate) fn malformed(path: impl Into<PathBuf>, why: impl Into<String>) -> Self {
+        Self::Malformed {
+            path: path.into(),
+            why: why.into(),
         }
     }
 

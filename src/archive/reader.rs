@@ -124,7 +124,11 @@ impl ArchiveReader {
                 "index does not match the trailer's SHA-256",
             ));
         }
-        let index = parse_index(path, &ijson)?;
+        // The index matched the trailer's SHA-256: what fails to parse was written so.
+        let index = parse_index(path, &ijson).map_err(|e| match e {
+            ArchiveError::Corrupt { path, why } => ArchiveError::Malformed { path, why },
+            other => other,
+        })?;
         drop(ijson);
         if index.version > FORMAT_VERSION {
             return Err(ArchiveError::NewerVersion {
@@ -134,7 +138,7 @@ impl ArchiveReader {
             });
         }
         if index.objects.len() > MAX_ITEMS {
-            return Err(ArchiveError::corrupt(path, "too many objects in index"));
+            return Err(ArchiveError::malformed(path, "too many objects in index"));
         }
         let mut by_id = HashMap::with_capacity(index.objects.len());
         for o in &index.objects {
@@ -151,7 +155,7 @@ impl ArchiveReader {
         // command acts on it.
         let problems = super::manifest_problems(&manifest, &index);
         if let Some(first) = problems.first() {
-            return Err(ArchiveError::corrupt(
+            return Err(ArchiveError::malformed(
                 path,
                 format!(
                     "manifest breaks the format rules ({} problem(s)); first: {first}",
@@ -410,10 +414,13 @@ fn read_manifest(
     len: u64,
 ) -> Result<Manifest, ArchiveError> {
     let loc = &index.manifest;
-    if loc.length > MAX_MANIFEST_LEN
-        || loc.size > MAX_MANIFEST_LEN
-        || loc.offset.saturating_add(loc.length) > len
-    {
+    if loc.length > MAX_MANIFEST_LEN || loc.size > MAX_MANIFEST_LEN {
+        return Err(ArchiveError::malformed(
+            path,
+            "manifest size out of range: larger than 1 GiB (spec §9 limit)",
+        ));
+    }
+    if loc.offset.saturating_add(loc.length) > len {
         return Err(ArchiveError::corrupt(
             path,
             "manifest location out of range",
@@ -439,8 +446,9 @@ fn read_manifest(
             "manifest does not match the index's SHA-256",
         ));
     }
+    // The bytes hash correctly, so a parse failure is how they were written.
     let manifest: Manifest = json_from_bytes(&json)
-        .map_err(|e| ArchiveError::corrupt(path, format!("manifest: {e}")))?;
+        .map_err(|e| ArchiveError::malformed(path, format!("manifest: {e}")))?;
     if manifest.version > FORMAT_VERSION {
         return Err(ArchiveError::NewerVersion {
             path: path.into(),
@@ -449,7 +457,7 @@ fn read_manifest(
         });
     }
     if manifest.entries.len() > MAX_ITEMS {
-        return Err(ArchiveError::corrupt(path, "too many entries"));
+        return Err(ArchiveError::malformed(path, "too many entries"));
     }
     Ok(manifest)
 }

@@ -108,7 +108,7 @@ fn print_report(report: &RestoreReport, dry_run: bool, verbose: bool) {
             } else {
                 "ies"
             },
-            first.path,
+            first.dest,
             first.why
         );
     }

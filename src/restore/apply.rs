@@ -11,7 +11,7 @@ use crate::accounts::Accounts;
 use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Seek};
@@ -27,6 +27,7 @@ pub struct Applier<'a> {
     pub meta: MetaOptions,
     /// Files written by this run that selected hard links join, by entry index.
     written: HashMap<usize, File>,
+    link_targets: HashSet<usize>,
     /// Directories (archive paths) something was created in or renamed into.
     dirty: BTreeSet<Vec<u8>>,
     temp_base: u64,
@@ -42,6 +43,7 @@ impl<'a> Applier<'a> {
         opts: &'a RestoreOptions,
         accounts: &'a Accounts,
         meta: MetaOptions,
+        link_targets: HashSet<usize>,
     ) -> Self {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -52,6 +54,7 @@ impl<'a> Applier<'a> {
             accounts,
             meta,
             written: HashMap::new(),
+            link_targets,
             dirty: BTreeSet::new(),
             temp_base: h.finish(),
             temp_seq: 0,
@@ -98,15 +101,13 @@ impl<'a> Applier<'a> {
                 Ok(None)
             }
             (EntryType::Dir, _) => self.make_dir(&pfd, parent, name),
-            (EntryType::File, _) => {
-                self.write_file(reader, &pfd, parent, name, &e, step.index, report)
-            }
+            (EntryType::File, _) => self.write_file(reader, &pfd, parent, name, &e, step, report),
             (EntryType::Hardlink, _) => match step.copy_of {
                 Some(f) => {
                     let content = reader.manifest().entries[f].clone();
                     let mut copy = e.clone();
                     copy.object = content.object;
-                    self.write_file(reader, &pfd, parent, name, &copy, step.index, report)
+                    self.write_file(reader, &pfd, parent, name, &copy, step, report)
                 }
                 None => self.link(&pfd, parent, name, &e, reader),
             },
@@ -171,7 +172,7 @@ impl<'a> Applier<'a> {
         parent: &[u8],
         name: &OsStr,
         e: &Entry,
-        index: usize,
+        step: &Step,
         report: &mut RestoreReport,
     ) -> StepResult {
         let id = e.object.ok_or("file entry has no object")?;
@@ -192,7 +193,7 @@ impl<'a> Applier<'a> {
         }
         let failures = self.set_all_metadata(&Node::Open(&file), e);
         self.record(e, failures, report);
-        let detail = self.place(dir, &tmp, name)?;
+        let detail = self.place(dir, &tmp, name, !step.same_content)?;
         self.dirty.insert(parent.to_vec());
         report.files_written += 1;
         report.bytes_written += e.size;
@@ -210,8 +211,8 @@ impl<'a> Applier<'a> {
             Ok(h) => return Err(format!("read back {h}, expected {id}")),
             Err(x) => return Err(format!("read back: {x}")),
         }
-        if e.hardlink_group.is_some() {
-            self.written.insert(index, file);
+        if self.link_targets.contains(&step.index) {
+            self.written.insert(step.index, file);
         }
         Ok(detail)
     }
@@ -245,7 +246,7 @@ impl<'a> Applier<'a> {
             AtFlags::SYMLINK_FOLLOW,
         )
         .map_err(|x| format!("cannot link to {link}: {x}"))?;
-        let detail = self.place(dir, &tmp, name)?;
+        let detail = self.place(dir, &tmp, name, true)?;
         self.dirty.insert(parent.to_vec());
         Ok(detail)
     }
@@ -294,7 +295,7 @@ impl<'a> Applier<'a> {
                 return Err(x.to_string());
             }
         }
-        let detail = self.place(dir, &tmp, name)?;
+        let detail = self.place(dir, &tmp, name, true)?;
         self.dirty.insert(parent.to_vec());
         Ok(detail)
     }
@@ -314,13 +315,14 @@ impl<'a> Applier<'a> {
 
     /// Renames the temporary `tmp` over `name`, first keeping what is there as
     /// `<name>.ocpvault-old` unless --overwrite. A directory in the way is refused.
-    fn place(&self, dir: &OwnedFd, tmp: &OsStr, name: &OsStr) -> StepResult {
+    fn place(&self, dir: &OwnedFd, tmp: &OsStr, name: &OsStr, keep: bool) -> StepResult {
         let mut detail = None;
         match rustix::fs::statat(dir.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory => {
                 let _ = rustix::fs::unlinkat(dir.as_fd(), tmp, AtFlags::empty());
                 return Err("a directory is in the way".into());
             }
+            Ok(_) if !keep => {}
             Ok(_) => match self.set_aside(dir, name, false) {
                 Ok(d) => detail = d,
                 Err(x) => {
@@ -374,7 +376,12 @@ impl<'a> Applier<'a> {
                     )));
                 }
                 Err(Errno::EXIST) => continue,
-                Err(x) => return Err(format!("cannot keep the previous {}: {x}", name.display())),
+                Err(x) => {
+                    return Err(format!(
+                        "cannot keep the previous {}: {x}",
+                        name.to_string_lossy()
+                    ));
+                }
             }
         }
         Err("too many .ocpvault-old copies".into())

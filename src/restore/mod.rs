@@ -71,7 +71,10 @@ pub struct MetaWarning {
 /// capabilities, or a device node.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Privileged {
+    /// The archive path.
     pub path: String,
+    /// The host path written.
+    pub dest: String,
     pub why: String,
 }
 
@@ -179,7 +182,8 @@ pub fn restore_with_progress(
     };
     match dirs {
         Some(dirs) if !opts.dry_run => {
-            let mut applier = apply::Applier::new(dirs, opts, &accounts, meta_opts);
+            let targets = link_targets(reader, &steps);
+            let mut applier = apply::Applier::new(dirs, opts, &accounts, meta_opts, targets);
             execute(reader, &steps, &mut applier, &mut report, progress, &target);
         }
         _ => {
@@ -285,6 +289,21 @@ fn collect_refusals(report: &mut RestoreReport) {
     }
 }
 
+/// The files that selected hard links join (their written inode is kept open).
+fn link_targets(reader: &ArchiveReader, steps: &[Step]) -> std::collections::HashSet<usize> {
+    let m = reader.manifest();
+    steps
+        .iter()
+        .filter(|s| s.copy_of.is_none() && m.entries[s.index].kind == EntryType::Hardlink)
+        .filter_map(|s| {
+            let link = m.entries[s.index].link.as_ref()?;
+            m.entries
+                .binary_search_by(|x| x.path.as_bytes().cmp(link.as_bytes()))
+                .ok()
+        })
+        .collect()
+}
+
 /// Entries that carry privileges: setuid/setgid files, file capabilities, devices.
 fn privileged(reader: &ArchiveReader, selected: &[usize], target: &Path) -> Vec<Privileged> {
     let mut out = Vec::new();
@@ -307,7 +326,8 @@ fn privileged(reader: &ArchiveReader, selected: &[usize], target: &Path) -> Vec<
         }
         if !why.is_empty() {
             out.push(Privileged {
-                path: paths::dest_path(target, e.path.as_bytes())
+                path: e.path.to_string(),
+                dest: paths::dest_path(target, e.path.as_bytes())
                     .display()
                     .to_string(),
                 why: why.join(", "),

@@ -57,6 +57,9 @@ pub struct Step {
     /// restored as a separate copy (a link is only ever made to a file this run
     /// wrote).
     pub copy_of: Option<usize>,
+    /// The node there now already holds this content (a `Replace` only to give it
+    /// an inode of its own): nothing is kept as `.ocpvault-old`.
+    pub same_content: bool,
 }
 
 /// The identity of an existing file whose content matches its entry.
@@ -115,6 +118,7 @@ fn step(index: usize, kind: StepKind) -> Step {
         changes: Vec::new(),
         note: None,
         copy_of: None,
+        same_content: false,
     }
 }
 
@@ -344,6 +348,7 @@ fn join_hard_links(
         {
             s.kind = StepKind::Replace;
             s.changes.clear();
+            s.same_content = true;
             s.note = Some("written anew so its hard links share one inode".into());
         }
     }
@@ -356,6 +361,7 @@ fn join_hard_links(
             if sf.nlink > 1 && matches!(s.kind, StepKind::Unchanged | StepKind::Update) {
                 s.kind = StepKind::Replace;
                 s.changes.clear();
+                s.same_content = true;
                 s.note =
                     Some("its inode is shared with other names; written as its own file".into());
             }

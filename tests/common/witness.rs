@@ -23,6 +23,31 @@ pub struct Facts {
     pub xattrs: Vec<(String, Vec<u8>)>,
 }
 
+impl Facts {
+    /// The facts without link count and ctime: what an outside name keeps when a
+    /// selected name that shared its inode is given an inode of its own (unlinking
+    /// that name lowers the link count and so changes the ctime, nothing else).
+    pub fn detached(&self) -> Facts {
+        Facts {
+            nlink: 0,
+            ctime: (0, 0),
+            ..self.clone()
+        }
+    }
+}
+
+/// Like [`assert_same`], comparing [`Facts::detached`].
+pub fn assert_same_detached(
+    before: &BTreeMap<PathBuf, Facts>,
+    after: &BTreeMap<PathBuf, Facts>,
+    when: &str,
+) {
+    let strip = |m: &BTreeMap<PathBuf, Facts>| -> BTreeMap<PathBuf, Facts> {
+        m.iter().map(|(p, f)| (p.clone(), f.detached())).collect()
+    };
+    assert_same(&strip(before), &strip(after), when);
+}
+
 /// Facts about one path, without following a symlink; None when it does not exist.
 pub fn facts(p: &Path) -> Option<Facts> {
     let m = std::fs::symlink_metadata(p).ok()?;
