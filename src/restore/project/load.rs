@@ -176,11 +176,12 @@ fn read_export(
         .object
         .ok_or_else(|| ProjectRestoreError::Damaged(path.to_string()))?;
     let object = reader.open_object(&id)?;
-    let value: Value =
-        serde_norway::from_reader(object).map_err(|source| ProjectRestoreError::Yaml {
+    let value = super::yaml11::from_reader(std::io::BufReader::new(object)).map_err(|source| {
+        ProjectRestoreError::Yaml {
             path: path.to_string(),
             source,
-        })?;
+        }
+    })?;
     Ok(split_list(value))
 }
 

@@ -13,6 +13,7 @@ pub mod clean;
 mod emit;
 mod load;
 pub mod order;
+pub mod yaml11;
 
 pub use load::{ExportFile, ExportProblem, ProjectSummary, list_projects, load_objects};
 
@@ -67,7 +68,7 @@ pub enum ProjectRestoreError {
     Yaml {
         path: String,
         #[source]
-        source: serde_norway::Error,
+        source: yaml11::Yaml11Error,
     },
     #[error(transparent)]
     Archive(#[from] ArchiveError),
@@ -233,7 +234,7 @@ mod tests {
         assert_eq!(written.len(), 4);
         let text = std::fs::read_to_string(&written[0]).unwrap();
         assert!(text.contains("x: \"yes\""), "{text}");
-        let back: Value = serde_norway::from_str(&text).unwrap();
+        let back: Value = yaml11::from_str(&text).unwrap();
         assert_eq!(back, plan.objects[0].value);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&out).unwrap().permissions().mode();
