@@ -580,8 +580,7 @@ fn auto_skips_hosts_without_an_admin_kubeconfig() {
 /// named like a token, Jobs, bare and debug pods, an explicit route host.
 fn edgecases_archive(dir: &Path) -> String {
     let root = master_root(dir);
-    let (code, summary, archive) =
-        snapshot_with_oc(dir, &root, &["--projects", "edgecases"], &[]);
+    let (code, summary, archive) = snapshot_with_oc(dir, &root, &["--projects", "edgecases"], &[]);
     assert_eq!(code, 0, "{summary}");
     archive
 }
@@ -642,7 +641,10 @@ fn values_mean_to_oc_what_the_server_returned() {
             "half": ".5", "hex": "0x1F", "mode": "0o644", "no": "off", "octal": "0644",
             "on": "yes", "tab": "a\tb"})
     );
-    assert_eq!(cm["binaryData"], serde_json::json!({"logo.bin": "AAECA/8K"}));
+    assert_eq!(
+        cm["binaryData"],
+        serde_json::json!({"logo.bin": "AAECA/8K"})
+    );
     // Numbers stay numbers.
     let job = read_yaml(&out_dir.join("060-job-reindex.yaml"));
     assert_eq!(job["spec"]["backoffLimit"], 6);
@@ -658,7 +660,10 @@ fn service_accounts_keep_references_to_restored_secrets() {
     let sa = read_yaml(&out_dir.join("020-serviceaccount-app.yaml"));
     // app-token-manual is the user's own Opaque secret, restored: its reference
     // stays although its name looks like a token's.
-    assert_eq!(sa["secrets"], serde_json::json!([{"name": "app-token-manual"}]));
+    assert_eq!(
+        sa["secrets"],
+        serde_json::json!([{"name": "app-token-manual"}])
+    );
     assert!(sa.get("imagePullSecrets").is_none(), "{sa}");
     assert!(out_dir.join("030-secret-app-token-manual.yaml").exists());
     assert!(
@@ -704,7 +709,10 @@ fn jobs_and_bare_pods_are_cleaned_or_left_out_with_a_reason() {
     let job = read_yaml(&out_dir.join("060-job-reindex.yaml"));
     assert!(job["spec"].get("selector").is_none(), "{job}");
     assert!(job["metadata"].get("labels").is_none(), "{job}");
-    assert!(job["spec"]["template"]["metadata"].get("labels").is_none(), "{job}");
+    assert!(
+        job["spec"]["template"]["metadata"].get("labels").is_none(),
+        "{job}"
+    );
     // A bare pod: no old node, no generated token volume or pull secret.
     let pod = read_yaml(&out_dir.join("070-pod-toolbox.yaml"));
     let spec = &pod["spec"];
@@ -727,7 +735,10 @@ fn jobs_and_bare_pods_are_cleaned_or_left_out_with_a_reason() {
         assert!(files.iter().any(|n| n.ends_with(f)), "{f}: {files:?}");
     }
     assert!(text.contains("15 objects listed: 10 written to"), "{text}");
-    let migrate = files.iter().find(|n| n.ends_with("job-db-migrate.yaml")).unwrap();
+    let migrate = files
+        .iter()
+        .find(|n| n.ends_with("job-db-migrate.yaml"))
+        .unwrap();
     let migrate = read_yaml(&all_dir.join(migrate));
     assert!(migrate["spec"].get("selector").is_none(), "{migrate}");
 }
@@ -749,8 +760,12 @@ fn types_the_server_cannot_list_are_recorded_once_and_forbidden_ones_fail() {
         "STAND_IN_OC_REFUSE",
         "templateinstances.template.openshift.io=MethodNotAllowed",
     )];
-    let (code, summary, _) =
-        snapshot_with_oc(dir.path(), &root, &["--projects", "myproject,edgecases"], &refuse);
+    let (code, summary, _) = snapshot_with_oc(
+        dir.path(),
+        &root,
+        &["--projects", "myproject,edgecases"],
+        &refuse,
+    );
     // By design, not a gap: exit 0, the source is complete.
     assert_eq!(code, 0, "{summary}");
     let src = projects_source(&summary);

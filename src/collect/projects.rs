@@ -448,8 +448,7 @@ impl Collector<'_> {
             self.report.status = SourceStatus::Partial;
         }
         let counts = serde_json::to_value(&self.counts).expect("string maps serialize");
-        let not_listable =
-            serde_json::to_value(&self.not_listable).expect("string maps serialize");
+        let not_listable = serde_json::to_value(&self.not_listable).expect("string maps serialize");
         self.report
             .details
             .insert("not_listable".into(), not_listable);

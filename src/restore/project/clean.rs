@@ -42,9 +42,15 @@ pub const DROPPED_ANNOTATIONS: &[&str] = &[
 /// projects source does not export their types at all (formats/projects.md).
 pub const ALWAYS_LEFT_OUT: &[(&str, &str)] = &[
     ("Event", "events are history, not configuration"),
-    ("ImageStreamTag", "a view of an image stream, re-created with it"),
+    (
+        "ImageStreamTag",
+        "a view of an image stream, re-created with it",
+    ),
     ("ImageTag", "a view of an image stream, re-created with it"),
-    ("ImageStreamImage", "a view of an image stream, re-created with it"),
+    (
+        "ImageStreamImage",
+        "a view of an image stream, re-created with it",
+    ),
     (
         "PodMetrics",
         "a read-only view, not an object that can be created",
@@ -176,9 +182,9 @@ fn finished_skip(kind: &str, obj: &Value, options: PlanOptions) -> Option<String
                 "a finished job ({ended}); re-creating it runs it again (--include-finished restores it)"
             ))
         }
-        "Pod" if is_debug_pod(obj) && !options.include_debug_pods => Some(
-            "a pod left by oc debug (--include-debug-pods restores it)".into(),
-        ),
+        "Pod" if is_debug_pod(obj) && !options.include_debug_pods => {
+            Some("a pod left by oc debug (--include-debug-pods restores it)".into())
+        }
         "Pod" if !options.include_finished => {
             let phase = obj.pointer("/status/phase").and_then(Value::as_str)?;
             matches!(phase, "Succeeded" | "Failed").then(|| {
@@ -523,7 +529,10 @@ mod tests {
     #[test]
     fn jobs_pods_and_routes_lose_what_the_old_cluster_generated() {
         let facts = ProjectFacts::of(
-            &[generated("default-token-a", "kubernetes.io/service-account-token")],
+            &[generated(
+                "default-token-a",
+                "kubernetes.io/service-account-token",
+            )],
             PlanOptions::default(),
         );
         let mut job = json!({"kind": "Job", "metadata": {"name": "m",
@@ -580,8 +589,10 @@ mod tests {
         let running = json!({"kind": "Job", "metadata": {"name": "r"}, "status": {"active": 1}});
         let debug = json!({"kind": "Pod", "metadata": {"name": "web-debug",
             "annotations": {"debug.openshift.io/source-container": "web"}}, "status": {"phase": "Running"}});
-        let ended = json!({"kind": "Pod", "metadata": {"name": "once"}, "status": {"phase": "Succeeded"}});
-        let bare = json!({"kind": "Pod", "metadata": {"name": "bare"}, "status": {"phase": "Running"}});
+        let ended =
+            json!({"kind": "Pod", "metadata": {"name": "once"}, "status": {"phase": "Succeeded"}});
+        let bare =
+            json!({"kind": "Pod", "metadata": {"name": "bare"}, "status": {"phase": "Running"}});
         let default = ProjectFacts::of(&[], PlanOptions::default());
         assert!(
             skip_reason(&job, &default)

@@ -313,8 +313,7 @@ fn is_go_yaml_float(s: &str) -> bool {
         Some((int, frac)) => (int.is_empty() || digits(int)) && digits(frac),
         None => digits(mantissa),
     };
-    let exponent_ok =
-        exponent.is_none_or(|e| e.strip_prefix(['+', '-']).is_some_and(|d| digits(d)));
+    let exponent_ok = exponent.is_none_or(|e| e.strip_prefix(['+', '-']).is_some_and(digits));
     mantissa_ok && exponent_ok
 }
 
