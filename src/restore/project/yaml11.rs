@@ -88,16 +88,22 @@ impl<R: BufRead> Iterator for LineChars<R> {
     }
 }
 
+/// How deep mappings and sequences may nest; API objects stay far below, and a
+/// hostile export cannot exhaust the stack.
+const MAX_DEPTH: usize = 128;
+
 /// Builds values from parser events.
 struct Builder<'p, I: Iterator<Item = char>> {
     parser: &'p mut Parser<I>,
     anchors: HashMap<usize, Value>,
+    depth: usize,
 }
 
 fn read_document<I: Iterator<Item = char>>(parser: &mut Parser<I>) -> Result<Value, Yaml11Error> {
     let mut b = Builder {
         parser,
         anchors: HashMap::new(),
+        depth: 0,
     };
     loop {
         let (event, mark) = b.next()?;
@@ -118,6 +124,16 @@ impl<I: Iterator<Item = char>> Builder<'_, I> {
     }
 
     fn node(&mut self, event: Event, mark: Marker) -> Result<Value, Yaml11Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(unsupported(mark, "nesting deeper than 128 levels"));
+        }
+        self.depth += 1;
+        let result = self.node_at_depth(event, mark);
+        self.depth -= 1;
+        result
+    }
+
+    fn node_at_depth(&mut self, event: Event, mark: Marker) -> Result<Value, Yaml11Error> {
         let (value, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 (scalar(&text, style, tag.as_ref(), mark)?, anchor)
@@ -395,5 +411,10 @@ mod tests {
             Err(Yaml11Error::Unsupported { line: 1, .. })
         ));
         assert_eq!(from_str("").unwrap(), Value::Null);
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert!(matches!(
+            from_str(&deep),
+            Err(Yaml11Error::Unsupported { .. })
+        ));
     }
 }
