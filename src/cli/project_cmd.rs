@@ -11,7 +11,7 @@ use crate::collect::projects::{
 use crate::oc::{Oc, OcError};
 use crate::restore::project::apply::{ApplyResult, ApplyStatus, apply_plan, has_failures};
 use crate::restore::project::{
-    ProjectPlan, ProjectSummary, list_projects, plan_project, write_plan,
+    PlanOptions, ProjectPlan, ProjectSummary, list_projects, plan_project, write_plan,
 };
 use std::path::{Path, PathBuf};
 
@@ -167,13 +167,30 @@ pub struct RestoreArgs {
     /// Kubeconfig for --apply [default: the client's own, from KUBECONFIG or oc login].
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+    /// Also re-create Jobs that had finished and bare pods that had ended; they run
+    /// again.
+    #[arg(long)]
+    pub include_finished: bool,
+    /// Also re-create the pods `oc debug` left behind.
+    #[arg(long)]
+    pub include_debug_pods: bool,
 }
 
 fn restore(args: RestoreArgs) -> CmdResult {
     let mut reader = args.input.open()?;
-    let plan = plan_project(&mut reader, &args.project)?;
+    let options = PlanOptions {
+        include_finished: args.include_finished,
+        include_debug_pods: args.include_debug_pods,
+    };
+    let plan = plan_project(&mut reader, &args.project, options)?;
     for s in &plan.skipped {
         println!("left out {} {}: {}", s.kind, s.name, s.reason);
+    }
+    for d in &plan.duplicates {
+        println!(
+            "duplicate {} {}: listed again as {}; the copy from {} is used",
+            d.kind, d.name, d.copy_in, d.kept_from
+        );
     }
     let failed = match &args.output {
         Some(dir) => {
@@ -198,11 +215,13 @@ fn write_output(plan: &ProjectPlan, dir: &Path) -> Result<(), CliError> {
         println!("{:<56} {} {}", o.file, o.kind, o.name);
     }
     println!(
-        "project {}: {} objects written to {}, {} left out; create them with: oc create -f {}",
+        "project {}: {} listed: {} written to {}, {} left out, {}; create them with: oc create -f {}",
         plan.project,
+        plural(plan.listed as u64, "object"),
         plan.objects.len(),
         dir.display(),
         plan.skipped.len(),
+        plural(plan.duplicates.len() as u64, "duplicate"),
         dir.display()
     );
     Ok(())
@@ -220,12 +239,14 @@ fn apply(plan: &ProjectPlan, args: &RestoreArgs) -> Result<bool, CliError> {
     let results = apply_plan(plan, &dir, &oc, &mut print_result).map_err(apply_error)?;
     let count = |f: fn(&ApplyStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
     println!(
-        "project {}: {} created, {} skipped (already exist), {} failed, {} left out",
+        "project {}: {} listed: {} created, {} skipped (already exist), {} failed, {} left out, {}",
         plan.project,
+        plural(plan.listed as u64, "object"),
         count(|s| matches!(s, ApplyStatus::Created)),
         count(|s| matches!(s, ApplyStatus::Skipped(_))),
         count(|s| matches!(s, ApplyStatus::Failed(_))),
-        plan.skipped.len()
+        plan.skipped.len(),
+        plural(plan.duplicates.len() as u64, "duplicate")
     );
     Ok(has_failures(&results))
 }

@@ -4,9 +4,13 @@
 //! is the Day Two guide's "Backing up a project" (`oc get -o yaml` for every namespaced
 //! type from `oc api-resources`) done for every project at once.
 //!
-//! Guarantees: only types that support list are asked for; a type the server refuses
-//! (MethodNotAllowed, Forbidden, NotFound) is recorded as skipped with the server's
-//! message and never aborts the source; an answer is stored only when the client
+//! Guarantees: only types that support list are asked for, and not those whose objects
+//! a restore always leaves out (events, pod metrics, image stream tags: recorded in
+//! the report's `not_exported`); a type the server cannot list by design
+//! (MethodNotAllowed) is recorded once per snapshot in `not_listable` and not asked
+//! for again, without making the source partial; a type that is gone (NotFound) is
+//! recorded as skipped, and Forbidden or any other failure as failed (the source is
+//! then partial), with the server's message; none of these aborts the source; an answer is stored only when the client
 //! exited successfully, and an empty list is not stored; a missing client or an
 //! unreachable server fails the source with a clear reason, and the rest of the
 //! archive is still written.
@@ -15,7 +19,8 @@ use super::Progress;
 use super::api_resources::{ApiResource, is_resource_name, parse_api_resources};
 use super::yaml_scan::ListScan;
 use crate::archive::{ArchiveError, FailedItem, SkippedItem, SourceReport, SourceStatus, Store};
-use crate::oc::{Oc, OcError};
+use crate::oc::{Oc, OcError, Refusal};
+use crate::restore::project::clean::always_left_out;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -130,6 +135,7 @@ pub fn collect_projects(
         report,
         counts: BTreeMap::new(),
         secret_files: Vec::new(),
+        not_listable: BTreeMap::new(),
         created: opts.created,
         progress,
     };
@@ -178,7 +184,7 @@ enum Stop {
 enum Got {
     Stored,
     Empty,
-    Refused(String),
+    Refused(Refusal, String),
     Failed(String),
 }
 
@@ -189,6 +195,9 @@ struct Collector<'a> {
     /// project -> file (qualified type or `_cluster/...`) -> objects.
     counts: BTreeMap<String, BTreeMap<String, u64>>,
     secret_files: Vec<String>,
+    /// Types the server answered MethodNotAllowed for: it cannot list them by design,
+    /// so they are recorded once and not asked for again.
+    not_listable: BTreeMap<String, String>,
     created: (i64, u32),
     progress: &'a dyn Progress,
 }
@@ -232,9 +241,22 @@ impl Collector<'_> {
                 types
             }
         };
-        let listable: Vec<ApiResource> = types.into_iter().filter(|t| t.is_listable()).collect();
+        // Types whose objects a restore always leaves out are not exported at all.
+        let mut not_exported = serde_json::Map::new();
+        let mut listable = Vec::new();
+        for t in types.into_iter().filter(ApiResource::is_listable) {
+            match always_left_out(&t.kind) {
+                Some(why) => {
+                    not_exported.insert(t.qualified_name(), why.into());
+                }
+                None => listable.push(t),
+            }
+        }
         let names: Vec<String> = listable.iter().map(ApiResource::qualified_name).collect();
         self.report.details.insert("types".into(), names.into());
+        self.report
+            .details
+            .insert("not_exported".into(), not_exported.into());
         Ok(listable)
     }
 
@@ -267,17 +289,20 @@ impl Collector<'_> {
         let args = ["get", "namespace", project, "-o", "yaml"];
         match self.capture(project, NAMESPACE_FILE, &args, Some(1))? {
             Got::Stored | Got::Empty => {}
-            Got::Refused(reason) => {
+            Got::Refused(Refusal::NotFound, reason) => {
                 self.skip(&format!("{PROJECTS_PREFIX}{project}"), reason);
                 return Ok(());
             }
-            Got::Failed(error) => {
+            Got::Refused(_, error) | Got::Failed(error) => {
                 self.fail(&format!("{PROJECTS_PREFIX}{project}"), error);
                 return Ok(());
             }
         }
         for t in types {
             let name = t.qualified_name();
+            if self.not_listable.contains_key(&name) {
+                continue;
+            }
             let args = ["get", name.as_str(), "-n", project, "-o", "yaml"];
             self.capture_type(project, &name, &args, None)?;
         }
@@ -330,8 +355,15 @@ impl Collector<'_> {
     ) -> Result<(), Stop> {
         match self.capture(project, rel, args, objects)? {
             Got::Stored | Got::Empty => {}
-            Got::Refused(reason) => self.skip(&entry_path(project, rel), reason),
-            Got::Failed(error) => self.fail(&entry_path(project, rel), error),
+            // Listing is not allowed for this type at all (3.11 answers so for
+            // imagestreamtags): a fact about the server, not a gap in this archive.
+            Got::Refused(Refusal::MethodNotAllowed, reason) if rel != VOLUMES_FILE => {
+                self.not_listable.insert(rel.to_string(), reason);
+            }
+            Got::Refused(Refusal::NotFound, reason) => self.skip(&entry_path(project, rel), reason),
+            Got::Refused(_, error) | Got::Failed(error) => {
+                self.fail(&entry_path(project, rel), error)
+            }
         }
         Ok(())
     }
@@ -355,7 +387,9 @@ impl Collector<'_> {
         let (prepared, summary) = match result {
             Ok(v) => v,
             Err(e) if e.is_fatal() => return Err(Stop::Oc(e)),
-            Err(OcError::Refused { message, .. }) => return Ok(Got::Refused(message)),
+            Err(OcError::Refused { refusal, message }) => {
+                return Ok(Got::Refused(refusal, message));
+            }
             Err(e) => return Ok(Got::Failed(e.to_string())),
         };
         if summary.empty && objects.is_none() {
@@ -414,6 +448,10 @@ impl Collector<'_> {
             self.report.status = SourceStatus::Partial;
         }
         let counts = serde_json::to_value(&self.counts).expect("string maps serialize");
+        let not_listable = serde_json::to_value(&self.not_listable).expect("string maps serialize");
+        self.report
+            .details
+            .insert("not_listable".into(), not_listable);
         self.report.details.insert("projects".into(), counts);
         self.report
             .details

@@ -131,10 +131,21 @@ fn write_scalar(out: &mut String, v: &Value) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => out.push_str(&number_text(n)),
         Value::String(s) => write_quoted(out, s),
         Value::Object(_) => out.push_str("{}"),
         Value::Array(_) => out.push_str("[]"),
+    }
+}
+
+/// A number as go-yaml v2 reads it back as the same number of the same kind: integers
+/// as they are; floats with a signed exponent (`1e+21`, as Go prints them), since an
+/// exponent without sign makes the text a string to the older go-yaml in oc 3.11.
+fn number_text(n: &serde_json::Number) -> String {
+    let text = n.to_string();
+    match text.split_once(['e', 'E']) {
+        Some((m, e)) if !e.starts_with(['+', '-']) => format!("{m}e+{e}"),
+        _ => text,
     }
 }
 
@@ -222,8 +233,25 @@ metadata:
   name: "c"
 "#
         );
-        let back: Value = serde_norway::from_str(&text).unwrap();
+        let back: Value = super::super::yaml11::from_str(&text).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn numbers_keep_their_kind_for_go_yaml() {
+        for v in [
+            json!(1e21),
+            json!(1.5e-7),
+            json!(0.5),
+            json!(1000000.0),
+            json!(-3),
+            json!(u64::MAX),
+        ] {
+            let text = to_yaml(&json!({ "n": v }));
+            let back = super::super::yaml11::from_str(&text).unwrap();
+            assert_eq!(back["n"], v, "{text}");
+        }
+        assert_eq!(to_yaml(&json!(1e21)), "1e+21\n");
     }
 
     #[test]
@@ -273,8 +301,8 @@ metadata:
         for s in odd {
             let v = json!({ s: s, "k": [s, [s]], "m": {"n": s} });
             let text = to_yaml(&v);
-            let back: Value =
-                serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{s:?}: {e}\n{text}"));
+            let back: Value = super::super::yaml11::from_str(&text)
+                .unwrap_or_else(|e| panic!("{s:?}: {e}\n{text}"));
             assert_eq!(back, v, "{s:?}\n{text}");
         }
     }

@@ -5,7 +5,7 @@ use super::ProjectRestoreError;
 use crate::archive::{ArchiveReader, Manifest};
 use crate::collect::projects::{NAMESPACE_FILE, PROJECTS_PREFIX, SOURCE, VOLUMES_FILE};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Largest export read for a restore (256 MiB); checked before reading.
 const MAX_EXPORT_BYTES: u64 = 256 * 1024 * 1024;
@@ -118,13 +118,34 @@ fn split_export_path(path: &str) -> Option<(&str, &str)> {
     Some((project, file.strip_suffix(".yaml")?))
 }
 
+/// A second copy of an object, in an export of another API group.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DuplicateObject {
+    pub kind: String,
+    pub name: String,
+    /// The export (qualified type) the kept copy came from.
+    pub kept_from: String,
+    /// The export this copy came from.
+    pub copy_in: String,
+}
+
+/// The objects of one project, each once, and what was read twice.
+#[derive(Debug, Clone)]
+pub struct LoadedProject {
+    /// Objects read, counting every copy.
+    pub listed: usize,
+    pub objects: Vec<Value>,
+    pub duplicates: Vec<DuplicateObject>,
+}
+
 /// Reads every object of `project`, each once: when the server listed the same objects
 /// under two API groups (`deployments.apps` and `deployments.extensions`, the
-/// OpenShift and the RBAC role bindings), the copy from the preferred group is kept.
+/// OpenShift and the RBAC role bindings), the copy from the preferred group is kept
+/// and the other is named in `duplicates`.
 pub fn load_objects(
     reader: &mut ArchiveReader,
     project: &str,
-) -> Result<Vec<Value>, ProjectRestoreError> {
+) -> Result<LoadedProject, ProjectRestoreError> {
     let mut files: Vec<(String, String, u64)> = Vec::new();
     for e in &reader.manifest().entries {
         let path = e.path.to_string();
@@ -144,16 +165,31 @@ pub fn load_objects(
         });
     }
     files.sort_by_key(|(rel, _, _)| (file_preference(rel), rel.clone()));
-    let mut seen = HashSet::new();
-    let mut objects = Vec::new();
-    for (_, path, size) in files {
+    let mut seen: HashMap<(String, String, String), String> = HashMap::new();
+    let mut loaded = LoadedProject {
+        listed: 0,
+        objects: Vec::new(),
+        duplicates: Vec::new(),
+    };
+    for (rel, path, size) in files {
         for obj in read_export(reader, &path, size)? {
-            if seen.insert(identity(&obj)) {
-                objects.push(obj);
+            loaded.listed += 1;
+            let id = identity(&obj);
+            match seen.get(&id) {
+                Some(first) => loaded.duplicates.push(DuplicateObject {
+                    kind: id.1.clone(),
+                    name: id.2.clone(),
+                    kept_from: first.clone(),
+                    copy_in: rel.clone(),
+                }),
+                None => {
+                    seen.insert(id, rel.clone());
+                    loaded.objects.push(obj);
+                }
             }
         }
     }
-    Ok(objects)
+    Ok(loaded)
 }
 
 /// Reads one export and splits a List into its items.
@@ -176,11 +212,12 @@ fn read_export(
         .object
         .ok_or_else(|| ProjectRestoreError::Damaged(path.to_string()))?;
     let object = reader.open_object(&id)?;
-    let value: Value =
-        serde_norway::from_reader(object).map_err(|source| ProjectRestoreError::Yaml {
+    let value = super::yaml11::from_reader(std::io::BufReader::new(object)).map_err(|source| {
+        ProjectRestoreError::Yaml {
             path: path.to_string(),
             source,
-        })?;
+        }
+    })?;
     Ok(split_list(value))
 }
 

@@ -13,10 +13,15 @@ pub mod clean;
 mod emit;
 mod load;
 pub mod order;
+pub mod yaml11;
 
-pub use load::{ExportFile, ExportProblem, ProjectSummary, list_projects, load_objects};
+pub use load::{
+    DuplicateObject, ExportFile, ExportProblem, LoadedProject, ProjectSummary, list_projects,
+    load_objects,
+};
 
 use crate::archive::{ArchiveError, ArchiveReader};
+pub use clean::PlanOptions;
 use clean::{ProjectFacts, kind, name};
 use serde_json::Value;
 use std::io::{self, Write};
@@ -42,12 +47,17 @@ pub struct SkippedObject {
     pub reason: String,
 }
 
-/// Everything a restore of one project will do.
+/// Everything a restore of one project will do. Every object the archive lists for
+/// the project is accounted for once: `listed` = `objects` + `skipped` + `duplicates`.
 #[derive(Debug, Clone)]
 pub struct ProjectPlan {
     pub project: String,
+    /// Objects in the project's exports, counting each copy.
+    pub listed: usize,
     pub objects: Vec<PlannedObject>,
     pub skipped: Vec<SkippedObject>,
+    /// Second copies of objects the server listed under two API groups.
+    pub duplicates: Vec<DuplicateObject>,
     pub warnings: Vec<String>,
 }
 
@@ -67,7 +77,7 @@ pub enum ProjectRestoreError {
     Yaml {
         path: String,
         #[source]
-        source: serde_norway::Error,
+        source: yaml11::Yaml11Error,
     },
     #[error(transparent)]
     Archive(#[from] ArchiveError),
@@ -93,14 +103,19 @@ fn available_list(available: &[String]) -> String {
 pub fn plan_project(
     reader: &mut ArchiveReader,
     project: &str,
+    options: PlanOptions,
 ) -> Result<ProjectPlan, ProjectRestoreError> {
-    let objects = load_objects(reader, project)?;
-    Ok(build_plan(project, objects))
+    let loaded = load_objects(reader, project)?;
+    let mut plan = build_plan(project, loaded.objects, options);
+    plan.listed = loaded.listed;
+    plan.duplicates = loaded.duplicates;
+    Ok(plan)
 }
 
 /// Builds the plan from the project's objects (each once).
-pub fn build_plan(project: &str, objects: Vec<Value>) -> ProjectPlan {
-    let facts = ProjectFacts::of(&objects);
+pub fn build_plan(project: &str, objects: Vec<Value>, options: PlanOptions) -> ProjectPlan {
+    let listed = objects.len();
+    let facts = ProjectFacts::of(&objects, options);
     let registries = checks::internal_registry_hosts(&objects);
     let mut kept = Vec::new();
     let mut skipped = Vec::new();
@@ -115,7 +130,7 @@ pub fn build_plan(project: &str, objects: Vec<Value>) -> ProjectPlan {
             continue;
         }
         warnings.extend(checks::warnings(&obj, &registries));
-        clean::clean(&mut obj);
+        clean::clean(&mut obj, &facts);
         kept.push(obj);
     }
     kept.sort_by(|a, b| {
@@ -141,8 +156,10 @@ pub fn build_plan(project: &str, objects: Vec<Value>) -> ProjectPlan {
         .collect();
     ProjectPlan {
         project: project.to_string(),
+        listed,
         objects,
         skipped,
+        duplicates: Vec::new(),
         warnings,
     }
 }
@@ -206,7 +223,7 @@ mod tests {
 
     #[test]
     fn plans_order_skip_and_clean() {
-        let plan = build_plan("p", objects());
+        let plan = build_plan("p", objects(), PlanOptions::default());
         let files: Vec<&str> = plan.objects.iter().map(|o| o.file.as_str()).collect();
         assert_eq!(
             files,
@@ -226,14 +243,14 @@ mod tests {
     fn written_files_round_trip_and_quote_yaml_11_booleans() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let mut plan = build_plan("p", objects());
+        let mut plan = build_plan("p", objects(), PlanOptions::default());
         // A value that YAML 1.1 readers (oc's go-yaml) would take as a boolean.
         plan.objects[0].value["metadata"]["annotations"]["x"] = json!("yes");
         let written = write_plan(&plan, &out).unwrap();
         assert_eq!(written.len(), 4);
         let text = std::fs::read_to_string(&written[0]).unwrap();
         assert!(text.contains("x: \"yes\""), "{text}");
-        let back: Value = serde_norway::from_str(&text).unwrap();
+        let back: Value = yaml11::from_str(&text).unwrap();
         assert_eq!(back, plan.objects[0].value);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&out).unwrap().permissions().mode();
