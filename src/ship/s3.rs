@@ -40,6 +40,9 @@ impl S3Dest {
                 why: "no bucket name".into(),
             });
         }
+        // HTTPS goes through rustls with ring, the provider etcd-client's tonic
+        // already uses: one TLS stack in the binary. Installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
         let endpoint = opts
             .endpoint
