@@ -196,6 +196,13 @@ fn plan_one(
             .is_some_and(|r| st.st_rdev == rustix::fs::makedev(r.major, r.minor)),
         EntryType::Fifo => true,
     };
+    if same_node && e.kind != EntryType::Dir {
+        same.entry(index).or_insert(SameFile {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            nlink: st.st_nlink as u64,
+        });
+    }
     if !same_node {
         let why = match e.kind {
             EntryType::Symlink => "symlink target differs",
@@ -352,18 +359,22 @@ fn join_hard_links(
             s.note = Some("written anew so its hard links share one inode".into());
         }
     }
-    // Files without selected hard links whose inode other names share.
+    // Other nodes whose inode more names share (a file or a hard-link copy, a
+    // symlink or device linked elsewhere): a metadata fix would change those names
+    // too, so the node is made anew instead. Without a fix it is left alone.
     for s in steps.iter_mut() {
-        if entries[s.index].kind != EntryType::File || group.contains_key(&s.index) {
+        let kind = entries[s.index].kind;
+        let grouped = kind == EntryType::File && group.contains_key(&s.index);
+        let linked = kind == EntryType::Hardlink && s.copy_of.is_none();
+        if kind == EntryType::Dir || grouped || linked {
             continue;
         }
         if let Some(sf) = same.get(&s.index) {
-            if sf.nlink > 1 && matches!(s.kind, StepKind::Unchanged | StepKind::Update) {
+            if sf.nlink > 1 && s.kind == StepKind::Update {
                 s.kind = StepKind::Replace;
                 s.changes.clear();
                 s.same_content = true;
-                s.note =
-                    Some("its inode is shared with other names; written as its own file".into());
+                s.note = Some("its inode is shared with other names; made anew".into());
             }
         }
     }
