@@ -1,12 +1,13 @@
 //! Read-only archive commands: `ls`, `cat`, `info`, `verify`.
 
-use super::output::{human_bytes, mode_string, print_json};
+use crate::outln;
+use super::output::{self, escape, human_bytes, mode_string, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, format_mode};
 use crate::crypto;
 use crate::verify::{Level, verify_archive};
-use std::io::Write;
+use std::io::Read;
 use std::path::PathBuf;
 
 /// The archive argument of every command that reads an archive, with the keys that
@@ -41,10 +42,10 @@ impl ReadArchive {
         if !encrypted {
             if !self.identity.is_empty() || self.passphrase {
                 // Keys are harmless on a plain archive; say so instead of failing.
-                eprintln!(
-                    "note: {} is not encrypted; --identity/--passphrase ignored",
+                output::note(format_args!(
+                    "{} is not encrypted; --identity/--passphrase ignored",
                     path.display()
-                );
+                ));
             }
             return ArchiveReader::open(path).map_err(OpenError::Archive);
         }
@@ -146,10 +147,7 @@ pub fn ls(args: LsArgs) -> CmdResult {
         .filter(|e| matches(e, &args.paths))
         .collect();
     if entries.is_empty() && !args.paths.is_empty() {
-        return Err(CliError::new(format!(
-            "{}: not in the archive",
-            args.paths.join(", ")
-        )));
+        return Err(output::not_in_archive(&args.paths));
     }
     if args.json {
         let list: Vec<LsEntry> = entries
@@ -173,7 +171,6 @@ pub fn ls(args: LsArgs) -> CmdResult {
         print_json(&list)?;
         return Ok(Outcome::Ok);
     }
-    let mut out = std::io::stdout().lock();
     for e in entries {
         if args.long {
             let owner = e.user.clone().unwrap_or_else(|| e.uid.to_string());
@@ -184,9 +181,7 @@ pub fn ls(args: LsArgs) -> CmdResult {
                 (EntryType::Hardlink, _, Some(l)) => format!(" link to {l}"),
                 _ => String::new(),
             };
-            writeln!(
-                out,
-                "{} {:<8} {:<8} {:>10} {} {} {}{}",
+            outln!("{} {:<8} {:<8} {:>10} {} {} {}{}",
                 mode_string(e.kind.type_char(), e.mode),
                 owner,
                 group,
@@ -195,9 +190,9 @@ pub fn ls(args: LsArgs) -> CmdResult {
                 label,
                 e.path,
                 suffix
-            )?;
+            );
         } else {
-            writeln!(out, "{}", e.path)?;
+            outln!("{}", e.path);
         }
     }
     Ok(Outcome::Ok)
@@ -217,7 +212,7 @@ pub fn cat(args: CatArgs) -> CmdResult {
         .manifest()
         .entry(args.path.as_bytes())
         .cloned()
-        .ok_or_else(|| CliError::new(format!("{}: not in the archive", args.path)))?;
+        .ok_or_else(|| output::not_in_archive(&[&args.path]))?;
     let file_entry = match entry.kind {
         EntryType::File => entry,
         EntryType::Hardlink => {
@@ -249,9 +244,27 @@ pub fn cat(args: CatArgs) -> CmdResult {
         .object
         .ok_or_else(|| CliError::new(format!("{}: entry has no object", args.path)))?;
     let mut obj = reader.open_object(&id)?;
-    let mut out = std::io::stdout().lock();
-    std::io::copy(&mut obj, &mut out).map_err(|e| CliError::new(format!("{}: {e}", args.path)))?;
-    out.flush()?;
+    // Read errors (a damaged object) are the archive's; write errors are stdout's,
+    // which the shared writer handles (a closed pipe just ends the copy).
+    let mut read_error = None;
+    output::with_stdout(|out| {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match obj.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    read_error = Some(e);
+                    return Ok(());
+                }
+            };
+            out.write_all(&buf[..n])?;
+        }
+    });
+    if let Some(e) = read_error {
+        return Err(CliError::new(format!("{}: {e}", escape(&args.path))));
+    }
     Ok(Outcome::Ok)
 }
 
@@ -285,19 +298,19 @@ pub fn info(args: InfoArgs) -> CmdResult {
         }))?;
         return Ok(Outcome::Ok);
     }
-    println!("archive:   {}", args.input.archive.display());
-    println!(
+    outln!("archive:   {}", args.input.archive.display());
+    outln!(
         "format:    ocpvault archive v{} (written by ocpvault {})",
         m.version, m.ocpvault_version
     );
-    println!("created:   {}", m.created);
-    println!("hostname:  {}", m.host.hostname);
-    println!(
+    outln!("created:   {}", m.created);
+    outln!("hostname:  {}", m.host.hostname);
+    outln!(
         "os:        {}",
         m.host.os_release.as_deref().unwrap_or("unknown")
     );
-    println!("root:      {}", m.host.root);
-    println!(
+    outln!("root:      {}", m.host.root);
+    outln!(
         "entries:   {}  objects: {}  content: {}  stored: {}  archive: {}",
         m.entries.len(),
         reader.index().objects.len(),
@@ -306,7 +319,7 @@ pub fn info(args: InfoArgs) -> CmdResult {
         human_bytes(reader.len())
     );
     for s in &m.sources {
-        println!(
+        outln!(
             "source {}: {} ({} captured, {} skipped, {} failed)",
             s.name,
             s.status.as_str(),
@@ -315,15 +328,15 @@ pub fn info(args: InfoArgs) -> CmdResult {
             s.failed.len()
         );
         for i in &s.skipped {
-            println!("  skipped {}: {}", i.path, i.reason);
+            outln!("  skipped {}: {}", i.path, i.reason);
         }
         for f in &s.failed {
-            println!("  failed {}: {}", f.path, f.error);
+            outln!("  failed {}: {}", f.path, f.error);
         }
         // Skipped and failed sources say why in details (spec §5.3).
         for key in ["reason", "error"] {
             if let Some(why) = s.details.get(key).and_then(|v| v.as_str()) {
-                println!("  {key}: {why}");
+                outln!("  {key}: {why}");
             }
         }
     }
@@ -351,8 +364,8 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
                     "findings": [{"level": "error", "subject": "archive", "message": e.to_string()}]
                 }))?;
             } else {
-                println!("error: {e}");
-                println!("verify: archive is damaged");
+                outln!("error: {e}");
+                outln!("verify: archive is damaged");
             }
             return Ok(Outcome::Findings);
         }
@@ -377,9 +390,9 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
                 Level::Error => "error",
                 Level::Warning => "warning",
             };
-            println!("{level}: {}: {}", f.subject, f.message);
+            outln!("{level}: {}: {}", f.subject, f.message);
         }
-        println!(
+        outln!(
             "verify: {} objects ({}), {} entries checked, {} problem(s)",
             report.objects_checked,
             human_bytes(report.bytes_checked),

@@ -3,11 +3,11 @@
 //! Exit 0 when nothing differs, 1 when something does, 2 when a path could not be
 //! compared (after printing every difference found, as ripgrep does with errors).
 
+use crate::outln;
 use super::archive_cmds::ReadArchive;
-use super::output::print_json;
+use super::output::{self, escape, print_json};
 use super::{CliError, CmdResult, Outcome};
 use crate::diff::{Change, DiffOptions, Difference, diff_archive};
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -42,23 +42,21 @@ pub fn run(args: DiffArgs) -> CmdResult {
     };
     let report = diff_archive(&reader, &opts);
     if !args.paths.is_empty() && report.entries_compared == 0 && report.differences.is_empty() {
-        return Err(CliError::new(format!(
-            "{}: not in the archive",
-            args.paths.join(", ")
-        )));
+        return Err(output::not_in_archive(&args.paths));
     }
     if args.json {
         print_json(&report.differences)?;
     } else {
-        let mut out = std::io::stdout().lock();
         for d in &report.differences {
-            writeln!(out, "{}", line(d))?;
+            outln!("{}", line(d));
         }
-        out.flush()?;
     }
-    let mut err = std::io::stderr().lock();
     for e in &report.errors {
-        writeln!(err, "ocpvault: {}: cannot compare: {}", e.path, e.error)?;
+        output::error(format_args!(
+            "{}: cannot compare: {}",
+            escape(&e.path.to_string()),
+            e.error
+        ));
     }
     if !report.errors.is_empty() {
         return Err(CliError::new(format!(

@@ -4,6 +4,7 @@
 //! The pages in man/ are committed; tests/man_pages.rs regenerates them into a
 //! temporary directory and fails when a committed page differs.
 
+use crate::outln;
 use super::{Cli, CliError, CmdResult, Outcome};
 use clap::CommandFactory;
 use std::io::Write;
@@ -40,7 +41,7 @@ pub fn manpages(args: ManpagesArgs) -> CmdResult {
     let written = write_manpages(&args.dir)
         .map_err(|e| CliError::new(format!("{}: {e}", args.dir.display())))?;
     for p in written {
-        println!("{}", p.display());
+        outln!("{}", p.display());
     }
     Ok(Outcome::Ok)
 }

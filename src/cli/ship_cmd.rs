@@ -1,5 +1,6 @@
 //! `ship`, `list`, `fetch`, `prune`: archives at an off-host destination.
 
+use crate::outln;
 use super::output::{human_bytes, print_json};
 use super::progress::{ProgressMode, TransferBar};
 use super::{CliError, CmdResult, Outcome};
@@ -113,7 +114,7 @@ pub fn ship(args: ShipArgs, progress: &ProgressMode) -> CmdResult {
     for a in archives {
         let info = ship_one(Path::new(a), dest.as_ref(), progress)?;
         if !args.json {
-            println!("{}", info.line());
+            outln!("{}", info.line());
         }
         results.push(info.json());
     }
@@ -169,10 +170,10 @@ pub fn list(args: ListArgs) -> CmdResult {
     let mut host = "";
     for r in &rows {
         if r.host != host {
-            println!("{}:", r.host);
+            outln!("{}:", r.host);
             host = &r.host;
         }
-        println!(
+        outln!(
             "  {}  {:>10}  {}  {}{}",
             r.time,
             human_bytes(r.size),
@@ -190,7 +191,7 @@ pub fn list(args: ListArgs) -> CmdResult {
         );
     }
     if rows.is_empty() {
-        println!("no archives at {}", dest.describe());
+        outln!("no archives at {}", dest.describe());
     }
     Ok(Outcome::Ok)
 }
@@ -220,7 +221,7 @@ pub fn fetch(args: FetchArgs, progress: &ProgressMode) -> CmdResult {
             bar.update(done, total)
         })?
     };
-    println!("fetched {} (SHA-256 verified)", path.display());
+    outln!("fetched {} (SHA-256 verified)", path.display());
     Ok(Outcome::Ok)
 }
 
@@ -274,9 +275,9 @@ pub fn prune(args: PruneArgs) -> CmdResult {
             "deleted"
         };
         for name in &delete {
-            println!("{verb} {name}");
+            outln!("{verb} {name}");
         }
-        println!("prune: kept {}, {verb} {}", keep.len(), delete.len());
+        outln!("prune: kept {}, {verb} {}", keep.len(), delete.len());
     }
     Ok(Outcome::Ok)
 }

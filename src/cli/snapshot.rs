@@ -1,5 +1,6 @@
 //! `ocpvault snapshot`: run every source into one new archive and summarise.
 
+use crate::outln;
 use super::output::{human_bytes, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
@@ -196,7 +197,7 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     } else {
         print_summary(&summary);
         if let Some(s) = &shipped {
-            println!("{}", s.line());
+            outln!("{}", s.line());
         }
     }
     Ok(outcome)
@@ -260,8 +261,8 @@ fn archive_path(
 
 fn print_summary(s: &Summary) {
     let st = s.stats;
-    println!("archive: {}", s.archive);
-    println!(
+    outln!("archive: {}", s.archive);
+    outln!(
         "entries: {}  objects: {}  read: {}  stored: {}  saved by dedup: {}  archive size: {}",
         st.entries,
         st.objects,
@@ -277,7 +278,7 @@ fn print_summary(s: &Summary) {
             .iter()
             .filter(|i| i.reason != "missing")
             .collect();
-        println!(
+        outln!(
             "source {}: {} ({} captured, {} missing, {} skipped, {} failed)",
             src.name,
             src.status.as_str(),
@@ -287,19 +288,19 @@ fn print_summary(s: &Summary) {
             src.failed.len()
         );
         for i in &other {
-            println!("  skipped {}: {}", i.path, i.reason);
+            outln!("  skipped {}: {}", i.path, i.reason);
         }
         for f in &src.failed {
-            println!("  failed {}: {}", f.path, f.error);
+            outln!("  failed {}: {}", f.path, f.error);
         }
         if let Some(reason) = src.details.get("reason").and_then(|v| v.as_str()) {
-            println!("  {reason}");
+            outln!("  {reason}");
         }
         if let Some(err) = src.details.get("error").and_then(|v| v.as_str()) {
-            println!("  error: {err}");
+            outln!("  error: {err}");
         }
     }
     for w in &s.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
 }
