@@ -210,7 +210,13 @@ pub fn is_age_file(path: &Path) -> io::Result<bool> {
             k => n += k,
         }
     }
-    Ok(n == head.len() && head == AGE_MAGIC)
+    Ok(is_age_header(&head[..n]))
+}
+
+/// True when `head` (a file's first bytes) starts with the age magic: how every
+/// command tells an encrypted archive from a plain one, whatever its name says.
+pub fn is_age_header(head: &[u8]) -> bool {
+    head.starts_with(AGE_MAGIC)
 }
 
 /// Opens an age-encrypted archive file as a seekable plaintext stream.

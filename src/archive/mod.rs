@@ -27,6 +27,7 @@ pub use reader::{
 };
 pub use writer::{
     ArchiveWriter, PreparedObject, SMALL_OBJECT_MAX, Sink, Store, WriteStats, WriterOptions,
+    place_noreplace,
 };
 
 /// The exact header this format writes for a member (spec §3.1), for strict checks;

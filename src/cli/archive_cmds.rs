@@ -282,6 +282,12 @@ pub fn info(args: InfoArgs) -> CmdResult {
     let m = reader.manifest();
     let stored: u64 = reader.index().objects.iter().map(|o| o.length).sum();
     let content: u64 = reader.index().objects.iter().map(|o| o.size).sum();
+    let encrypted = args.input.is_encrypted();
+    // The size on disk: for an age file that is the encrypted size, not the plain
+    // stream the reader sees.
+    let on_disk = std::fs::metadata(&args.input.archive)
+        .map(|m| m.len())
+        .map_err(|e| CliError::new(format!("{}: {e}", args.input.archive.display())))?;
     if args.json {
         print_json(&serde_json::json!({
             "archive": args.input.archive.display().to_string(),
@@ -293,12 +299,17 @@ pub fn info(args: InfoArgs) -> CmdResult {
             "objects": reader.index().objects.len(),
             "content_bytes": content,
             "stored_bytes": stored,
-            "archive_bytes": reader.len(),
+            "archive_bytes": on_disk,
+            "encrypted": encrypted,
             "sources": m.sources,
         }))?;
         return Ok(Outcome::Ok);
     }
-    outln!("archive:   {}", args.input.archive.display());
+    outln!(
+        "archive:   {}{}",
+        args.input.archive.display(),
+        if encrypted { " (age-encrypted)" } else { "" }
+    );
     outln!(
         "format:    ocpvault archive v{} (written by ocpvault {})",
         m.version, m.ocpvault_version
@@ -316,7 +327,7 @@ pub fn info(args: InfoArgs) -> CmdResult {
         reader.index().objects.len(),
         human_bytes(content),
         human_bytes(stored),
-        human_bytes(reader.len())
+        human_bytes(on_disk)
     );
     for s in &m.sources {
         outln!(

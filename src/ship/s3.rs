@@ -223,8 +223,14 @@ impl Destination for S3Dest {
             if parse_archive_name(&name).is_none() {
                 continue;
             }
+            let head_len = m.size.min(crate::crypto::AGE_MAGIC.len() as u64);
+            let head = self
+                .rt
+                .block_on(self.store.get_range(&m.location, 0..head_len))
+                .map_err(|e| self.err(e))?;
             out.push(RemoteArchive {
                 sha256: self.read_sidecar(&name)?,
+                encrypted: crate::crypto::is_age_header(&head),
                 name,
                 size: m.size,
             });
@@ -238,20 +244,25 @@ impl Destination for S3Dest {
         name: &str,
         out_dir: &Path,
         got: &mut dyn FnMut(u64, u64),
-    ) -> Result<PathBuf, ShipError> {
+    ) -> Result<(PathBuf, PutOutcome), ShipError> {
+        let key = self.key(name);
+        let size = match self.rt.block_on(self.store.head(&key)) {
+            Ok(meta) => meta.size,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(ShipError::NotFound {
+                    dest: self.describe(),
+                    name: name.into(),
+                });
+            }
+            Err(e) => return Err(self.err(e)),
+        };
         let expect = self.read_sidecar(name)?.ok_or_else(|| ShipError::Verify {
             dest: self.describe(),
             name: name.into(),
             why: "no .sha256 sidecar".into(),
         })?;
         let expect_id: ObjectId = expect.parse().map_err(|_| self.err("unreadable sidecar"))?;
-        let key = self.key(name);
-        let size = self
-            .rt
-            .block_on(self.store.head(&key))
-            .map_err(|e| self.err(e))?
-            .size;
-        let local = DirDest::open(out_dir)?;
+        let local = DirDest::open(out_dir, super::Missing::Create)?;
         local.land(
             name,
             |f| {
