@@ -186,16 +186,25 @@ pub fn ls(args: LsArgs) -> CmdResult {
                 owner,
                 group,
                 e.size,
-                &e.mtime[..e.mtime.len().min(19)],
-                label,
-                e.path,
-                suffix
+                ls_time(&e.mtime),
+                escape(&label),
+                escape(&e.path.to_string()),
+                escape(&suffix)
             );
         } else {
-            outln!("{}", e.path);
+            outln!("{}", escape(&e.path.to_string()));
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// An entry's mtime for `ls -l`: to the second, with its zone (`Z`, UTC). A time
+/// that does not parse is shown escaped as recorded, never cut at a byte index.
+fn ls_time(recorded: &str) -> String {
+    crate::archive::parse_time(recorded)
+        .and_then(|(secs, _)| chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0))
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| escape(recorded).into_owned())
 }
 
 #[derive(Debug, clap::Args)]
@@ -339,10 +348,14 @@ pub fn info(args: InfoArgs) -> CmdResult {
             s.failed.len()
         );
         for i in &s.skipped {
-            outln!("  skipped {}: {}", i.path, i.reason);
+            outln!("  skipped {}: {}", escape(&i.path.to_string()), i.reason);
         }
         for f in &s.failed {
-            outln!("  failed {}: {}", f.path, f.error);
+            outln!(
+                "  failed {}: {}",
+                escape(&f.path.to_string()),
+                escape(&f.error)
+            );
         }
         // Skipped and failed sources say why in details (spec §5.3).
         for key in ["reason", "error"] {
@@ -416,4 +429,20 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
     } else {
         Outcome::Findings
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ls_times_carry_their_zone_and_never_slice_bytes() {
+        assert_eq!(
+            ls_time("2026-11-22T02:28:55.123456789Z"),
+            "2026-11-22T02:28:55Z"
+        );
+        // A damaged time with a multibyte char across byte 19 must not panic.
+        assert_eq!(ls_time("2026-11-22T02:28:5é"), "2026-11-22T02:28:5é");
+        assert_eq!(ls_time("bad\x1b"), "bad\\u{1b}");
+    }
 }

@@ -22,6 +22,9 @@ pub struct DiffArgs {
     /// Compare owners by the recorded numbers, not by the recorded names.
     #[arg(long)]
     pub numeric_owner: bool,
+    /// Do not report modification times of files whose content is unchanged.
+    #[arg(long)]
+    pub ignore_mtime: bool,
     /// Print one JSON array of differences.
     #[arg(long)]
     pub json: bool,
@@ -39,6 +42,7 @@ pub fn run(args: DiffArgs) -> CmdResult {
         root: args.root.clone(),
         paths: args.paths.clone(),
         numeric_owner: args.numeric_owner,
+        ignore_mtime: args.ignore_mtime,
     };
     let report = diff_archive(&reader, &opts);
     if !args.paths.is_empty() && report.entries_compared == 0 && report.differences.is_empty() {
@@ -84,10 +88,16 @@ fn line(d: &Difference) -> String {
         (None, Some(c)) => format!(" (none -> {c})"),
         (None, None) => String::new(),
     };
-    let name = d.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+    let name = d
+        .name
+        .as_ref()
+        .map(|n| format!(" {}", escape(&n.to_string())))
+        .unwrap_or_default();
+    let path = d.path.to_string();
+    let (path, detail) = (escape(&path), escape(&detail));
     match d.change {
-        Change::Added | Change::Removed => format!("{} {}{detail}", d.change.as_str(), d.path),
-        c => format!("changed {}{name} {}{detail}", c.as_str(), d.path),
+        Change::Added | Change::Removed => format!("{} {path}{detail}", d.change.as_str()),
+        c => format!("changed {}{name} {path}{detail}", c.as_str()),
     }
 }
 
