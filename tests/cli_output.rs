@@ -89,3 +89,42 @@ fn relative_paths_get_a_hint_that_archive_paths_are_absolute() {
     }
 }
 
+
+/// The `source ...` block of a summary or `info` output: from the first `source `
+/// line up to the first line that is neither a source line nor indented under one.
+fn source_block(text: &str) -> Vec<&str> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("source "))
+        .take_while(|l| l.starts_with("source ") || l.starts_with("  "))
+        .collect()
+}
+
+#[test]
+fn the_snapshot_summary_reports_sources_as_info_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = demo_tree(tmp.path());
+    let out_dir = tmp.path().join("out");
+    let out = ocpvault(&[
+        "snapshot",
+        "--root",
+        root.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--include",
+        "/etc/origin/not-there.yaml",
+        "--etcd",
+        "skip",
+        "--projects",
+        "skip",
+    ]);
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let archive = std::fs::read_dir(&out_dir).unwrap().next().unwrap().unwrap().path();
+    let info = stdout_ok(&ocpvault(&["info", archive.to_str().unwrap()]));
+    let block = source_block(&summary);
+    assert!(block.len() >= 4, "{summary}");
+    assert_eq!(block, source_block(&info), "summary:\n{summary}\ninfo:\n{info}");
+    assert!(
+        block.iter().any(|l| l.starts_with("  missing: ") && l.contains("/etc/origin/not-there.yaml")),
+        "{summary}"
+    );
+}

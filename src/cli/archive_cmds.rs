@@ -4,7 +4,7 @@ use crate::outln;
 use super::output::{self, escape, human_bytes, mode_string, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
-use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, format_mode};
+use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, SourceReport, format_mode};
 use crate::crypto;
 use crate::verify::{Level, verify_archive};
 use std::io::Read;
@@ -338,16 +338,33 @@ pub fn info(args: InfoArgs) -> CmdResult {
         human_bytes(stored),
         human_bytes(on_disk)
     );
-    for s in &m.sources {
+    print_sources(&m.sources);
+    Ok(Outcome::Ok)
+}
+
+/// The per-source lines of `info` and of the snapshot summary: the same words, in
+/// the archive's source order, naming every path counted as missing.
+pub(super) fn print_sources(sources: &[SourceReport]) {
+    for s in sources {
+        let (missing, other): (Vec<_>, Vec<_>) =
+            s.skipped.iter().partition(|i| i.reason == "missing");
         outln!(
-            "source {}: {} ({} captured, {} skipped, {} failed)",
+            "source {}: {} ({} captured, {} missing, {} skipped, {} failed)",
             s.name,
             s.status.as_str(),
             s.captured,
-            s.skipped.len(),
+            missing.len(),
+            other.len(),
             s.failed.len()
         );
-        for i in &s.skipped {
+        if !missing.is_empty() {
+            let paths: Vec<String> = missing
+                .iter()
+                .map(|i| escape(&i.path.to_string()).into_owned())
+                .collect();
+            outln!("  missing: {}", paths.join(", "));
+        }
+        for i in &other {
             outln!("  skipped {}: {}", escape(&i.path.to_string()), i.reason);
         }
         for f in &s.failed {
@@ -364,7 +381,6 @@ pub fn info(args: InfoArgs) -> CmdResult {
             }
         }
     }
-    Ok(Outcome::Ok)
 }
 
 #[derive(Debug, clap::Args)]

@@ -170,7 +170,7 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     stats.archive_size = std::fs::metadata(&path)
         .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?
         .len();
-    sources.sort_by(|a, b| a.name.cmp(&b.name));
+    // Sources stay in capture order, the archive's order, as `info` shows them.
     let mut warnings = warnings;
     let no_files = sources.iter().any(|s| s.name == "files" && s.captured == 0);
     if no_files {
@@ -306,35 +306,7 @@ fn print_summary(s: &Summary) {
         human_bytes(st.dedup_saved),
         human_bytes(st.archive_size)
     );
-    for src in s.sources {
-        let missing = src.skipped.iter().filter(|i| i.reason == "missing").count();
-        let other: Vec<_> = src
-            .skipped
-            .iter()
-            .filter(|i| i.reason != "missing")
-            .collect();
-        outln!(
-            "source {}: {} ({} captured, {} missing, {} skipped, {} failed)",
-            src.name,
-            src.status.as_str(),
-            src.captured,
-            missing,
-            other.len(),
-            src.failed.len()
-        );
-        for i in &other {
-            outln!("  skipped {}: {}", i.path, i.reason);
-        }
-        for f in &src.failed {
-            outln!("  failed {}: {}", f.path, f.error);
-        }
-        if let Some(reason) = src.details.get("reason").and_then(|v| v.as_str()) {
-            outln!("  {reason}");
-        }
-        if let Some(err) = src.details.get("error").and_then(|v| v.as_str()) {
-            outln!("  error: {err}");
-        }
-    }
+    super::archive_cmds::print_sources(s.sources);
     for w in &s.warnings {
         outln!("warning: {w}");
     }
