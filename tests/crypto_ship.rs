@@ -331,8 +331,21 @@ fn tampered_ciphertext_is_refused_and_nothing_is_restored() {
         !target.exists() || walk_files(&target).is_empty(),
         "restored files from a tampered archive"
     );
+    // verify: exit 1 as for a damaged plain archive, saying where.
     let out = ocpvault(&["verify", "-i", key.to_str().unwrap(), a.to_str().unwrap()]);
-    assert_ne!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("damaged or tampered") && text.contains("chunk"), "{text}");
+    // Damage in the last chunk (read first, to learn the length) is named as well.
+    let mut bytes = fs::read(&a).unwrap();
+    bytes[mid] ^= 0x01;
+    let end = bytes.len() - 100;
+    bytes[end] ^= 0x01;
+    fs::write(&a, bytes).unwrap();
+    let out = ocpvault(&["verify", "-i", key.to_str().unwrap(), a.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("damaged or tampered: the last encrypted chunk"), "{text}");
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {

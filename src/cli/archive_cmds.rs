@@ -397,7 +397,9 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
         Ok(r) => r,
         // An archive that cannot even be opened is a finding of verify, not a usage
         // error, unless the file is not an archive at all.
-        Err(OpenError::Archive(e @ ArchiveError::Corrupt { .. })) => {
+        Err(OpenError::Archive(e))
+            if matches!(e, ArchiveError::Corrupt { .. }) || crypto::is_tampered(&e) =>
+        {
             if args.json {
                 print_json(&serde_json::json!({
                     "objects_checked": 0, "bytes_checked": 0, "entries_checked": 0,
