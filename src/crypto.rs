@@ -320,7 +320,9 @@ pub fn is_tampered(e: &(dyn std::error::Error + 'static)) -> bool {
             return true;
         }
         if let Some(io) = err.downcast_ref::<io::Error>()
-            && io.get_ref().is_some_and(|i| i.downcast_ref::<Tampered>().is_some())
+            && io
+                .get_ref()
+                .is_some_and(|i| i.downcast_ref::<Tampered>().is_some())
         {
             return true;
         }

@@ -251,7 +251,9 @@ fn check_objects(reader: &mut ArchiveReader, report: &mut VerifyReport, on_objec
                     if more > 0 {
                         list.push_str(&format!(" and {more} more"));
                     }
-                    report.findings[start].message.push_str(&format!("; used by {list}"));
+                    report.findings[start]
+                        .message
+                        .push_str(&format!("; used by {list}"));
                 }
             }
         }

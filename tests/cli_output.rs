@@ -63,7 +63,11 @@ fn closed_stdout_never_panics_nor_changes_the_verdict() {
         assert_quiet_exit(&args, 0);
     }
     // Drift found is exit 1 whether or not anybody reads the lines.
-    std::fs::write(root.join("etc/origin/master/master-config.yaml"), "changed\n").unwrap();
+    std::fs::write(
+        root.join("etc/origin/master/master-config.yaml"),
+        "changed\n",
+    )
+    .unwrap();
     assert_quiet_exit(&["diff", "--root", r, a], 1);
     assert_quiet_exit(&["diff", "--json", "--root", r, a], 1);
 }
@@ -88,7 +92,6 @@ fn relative_paths_get_a_hint_that_archive_paths_are_absolute() {
         );
     }
 }
-
 
 /// The `source ...` block of a summary or `info` output: from the first `source `
 /// line up to the first line that is neither a source line nor indented under one.
@@ -118,13 +121,24 @@ fn the_snapshot_summary_reports_sources_as_info_does() {
         "skip",
     ]);
     let summary = String::from_utf8_lossy(&out.stdout).into_owned();
-    let archive = std::fs::read_dir(&out_dir).unwrap().next().unwrap().unwrap().path();
+    let archive = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let info = stdout_ok(&ocpvault(&["info", archive.to_str().unwrap()]));
     let block = source_block(&summary);
     assert!(block.len() >= 4, "{summary}");
-    assert_eq!(block, source_block(&info), "summary:\n{summary}\ninfo:\n{info}");
+    assert_eq!(
+        block,
+        source_block(&info),
+        "summary:\n{summary}\ninfo:\n{info}"
+    );
     assert!(
-        block.iter().any(|l| l.starts_with("  missing: ") && l.contains("/etc/origin/not-there.yaml")),
+        block
+            .iter()
+            .any(|l| l.starts_with("  missing: ") && l.contains("/etc/origin/not-there.yaml")),
         "{summary}"
     );
 }

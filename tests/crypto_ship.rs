@@ -334,8 +334,16 @@ fn tampered_ciphertext_is_refused_and_nothing_is_restored() {
     // verify: exit 1 as for a damaged plain archive, saying where.
     let out = ocpvault(&["verify", "-i", key.to_str().unwrap(), a.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("damaged or tampered") && text.contains("chunk"), "{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("damaged or tampered") && text.contains("chunk"),
+        "{text}"
+    );
     // Damage in the last chunk (read first, to learn the length) is named as well.
     let mut bytes = fs::read(&a).unwrap();
     bytes[mid] ^= 0x01;
@@ -344,8 +352,16 @@ fn tampered_ciphertext_is_refused_and_nothing_is_restored() {
     fs::write(&a, bytes).unwrap();
     let out = ocpvault(&["verify", "-i", key.to_str().unwrap(), a.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("damaged or tampered: the last encrypted chunk"), "{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("damaged or tampered: the last encrypted chunk"),
+        "{text}"
+    );
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {
@@ -681,14 +697,21 @@ fn output_and_destination_directories_that_do_not_exist() {
         let parent = a.parent().unwrap();
         assert_eq!(parent, dir.path().join(out.trim_end_matches('/')));
         assert!(parent.is_dir());
-        assert_eq!(fs::metadata(parent).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(parent).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
     // A second run writes a second archive into the same directory.
     let again = snapshot(&root, &dir.path().join("backup/ocpvault"), &[]);
     assert!(again.is_file());
     // fetch -o creates its directory; list and prune say "does not exist".
     let nfs = dir.path().join("nfs/archives");
-    let text = stdout_ok(&ocpvault(&["ship", again.to_str().unwrap(), nfs.to_str().unwrap()]));
+    let text = stdout_ok(&ocpvault(&[
+        "ship",
+        again.to_str().unwrap(),
+        nfs.to_str().unwrap(),
+    ]));
     assert!(text.contains("shipped"), "{text}");
     let name = again.file_name().unwrap().to_str().unwrap();
     let fetched = dir.path().join("fetched/here");
@@ -707,7 +730,10 @@ fn output_and_destination_directories_that_do_not_exist() {
         let out = ocpvault(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains("does not exist") && !err.contains("not a directory"), "{err}");
+        assert!(
+            err.contains("does not exist") && !err.contains("not a directory"),
+            "{err}"
+        );
         assert!(!missing.exists(), "list/prune create nothing");
     }
 }
@@ -725,11 +751,25 @@ fn name_and_encryption_agree_and_list_reads_the_header() {
     let age_as_plain = dir.path().join("x.ocpvault");
     for (args, want) in [
         (
-            vec!["snapshot", "--root", r, "-o", plain_as_age.to_str().unwrap()],
+            vec![
+                "snapshot",
+                "--root",
+                r,
+                "-o",
+                plain_as_age.to_str().unwrap(),
+            ],
             "is not encrypted",
         ),
         (
-            vec!["snapshot", "--root", r, "-r", &public, "-o", age_as_plain.to_str().unwrap()],
+            vec![
+                "snapshot",
+                "--root",
+                r,
+                "-r",
+                &public,
+                "-o",
+                age_as_plain.to_str().unwrap(),
+            ],
             "is encrypted",
         ),
     ] {
@@ -749,9 +789,12 @@ fn name_and_encryption_agree_and_list_reads_the_header() {
     let misnamed = "master-0.example.com-20200101T000000Z.ocpvault.age";
     fs::copy(&plain, nfs.join(misnamed)).unwrap();
     fs::copy(&enc, nfs.join(enc.file_name().unwrap())).unwrap();
-    let list: serde_json::Value =
-        serde_json::from_str(&stdout_ok(&ocpvault(&["list", nfs.to_str().unwrap(), "--json"])))
-            .unwrap();
+    let list: serde_json::Value = serde_json::from_str(&stdout_ok(&ocpvault(&[
+        "list",
+        nfs.to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
     for row in list.as_array().unwrap() {
         let is_enc = row["name"].as_str() == enc.file_name().unwrap().to_str();
         assert_eq!(row["encrypted"], is_enc, "{row}");
@@ -767,15 +810,33 @@ fn name_and_encryption_agree_and_list_reads_the_header() {
     .unwrap();
     assert_eq!(info["encrypted"], true);
     assert_eq!(info["archive_bytes"], fs::metadata(&enc).unwrap().len());
-    let text = stdout_ok(&ocpvault(&["info", "-i", key.to_str().unwrap(), enc.to_str().unwrap()]));
+    let text = stdout_ok(&ocpvault(&[
+        "info",
+        "-i",
+        key.to_str().unwrap(),
+        enc.to_str().unwrap(),
+    ]));
     assert!(text.contains("(age-encrypted)"), "{text}");
     let out = ocpvault(&[
-        "snapshot", "--root", r, "-r", &public, "-o", dir.path().join("enc2").to_str().unwrap(),
-        "--etcd", "skip", "--projects", "skip", "--json",
+        "snapshot",
+        "--root",
+        r,
+        "-r",
+        &public,
+        "-o",
+        dir.path().join("enc2").to_str().unwrap(),
+        "--etcd",
+        "skip",
+        "--projects",
+        "skip",
+        "--json",
     ]);
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let path = summary["archive"].as_str().unwrap();
-    assert_eq!(summary["stats"]["archive_size"], fs::metadata(path).unwrap().len());
+    assert_eq!(
+        summary["stats"]["archive_size"],
+        fs::metadata(path).unwrap().len()
+    );
 }
 
 #[test]
@@ -783,7 +844,11 @@ fn fetch_is_idempotent_and_a_missing_archive_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let root = small_tree(dir.path());
     let nfs = dir.path().join("nfs");
-    let a = snapshot(&root, &dir.path().join("out"), &["--ship", nfs.to_str().unwrap()]);
+    let a = snapshot(
+        &root,
+        &dir.path().join("out"),
+        &["--ship", nfs.to_str().unwrap()],
+    );
     let name = a.file_name().unwrap().to_str().unwrap();
     let fetched = dir.path().join("fetched");
     let src = format!("{}/{name}", nfs.display());
@@ -796,9 +861,40 @@ fn fetch_is_idempotent_and_a_missing_archive_is_not_found() {
     let out = ocpvault(&args);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(fs::read(fetched.join(name)).unwrap(), b"other");
-    let gone = format!("{}/master-0.example.com-20200101T000000Z.ocpvault", nfs.display());
+    let gone = format!(
+        "{}/master-0.example.com-20200101T000000Z.ocpvault",
+        nfs.display()
+    );
     let out = ocpvault(&["fetch", &gone, "-o", fetched.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(err.contains("not found") && !err.contains("sidecar"), "{err}");
+    assert!(
+        err.contains("not found") && !err.contains("sidecar"),
+        "{err}"
+    );
+}
+
+#[test]
+fn s3_without_credentials_names_the_missing_variables() {
+    let out = bin()
+        .args([
+            "list",
+            "s3://ocp-backups/prod",
+            "--s3-endpoint",
+            "http://127.0.0.1:1",
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set"),
+        "{err}"
+    );
 }

@@ -1,11 +1,11 @@
 //! Read-only archive commands: `ls`, `cat`, `info`, `verify`.
 
-use crate::outln;
 use super::output::{self, escape, human_bytes, mode_string, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, SourceReport, format_mode};
 use crate::crypto;
+use crate::outln;
 use crate::verify::{Level, verify_archive};
 use std::io::Read;
 use std::path::PathBuf;
@@ -181,7 +181,8 @@ pub fn ls(args: LsArgs) -> CmdResult {
                 (EntryType::Hardlink, _, Some(l)) => format!(" link to {l}"),
                 _ => String::new(),
             };
-            outln!("{} {:<8} {:<8} {:>10} {} {} {}{}",
+            outln!(
+                "{} {:<8} {:<8} {:>10} {} {} {}{}",
                 mode_string(e.kind.type_char(), e.mode),
                 owner,
                 group,
@@ -321,7 +322,8 @@ pub fn info(args: InfoArgs) -> CmdResult {
     );
     outln!(
         "format:    ocpvault archive v{} (written by ocpvault {})",
-        m.version, m.ocpvault_version
+        m.version,
+        m.ocpvault_version
     );
     outln!("created:   {}", m.created);
     outln!("hostname:  {}", m.host.hostname);

@@ -3,11 +3,11 @@
 //! Exit 0 when nothing differs, 1 when something does, 2 when a path could not be
 //! compared (after printing every difference found, as ripgrep does with errors).
 
-use crate::outln;
 use super::archive_cmds::ReadArchive;
 use super::output::{self, escape, print_json};
 use super::{CliError, CmdResult, Outcome};
 use crate::diff::{Change, DiffOptions, Difference, diff_archive};
+use crate::outln;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]

@@ -4,8 +4,8 @@
 //! The pages in man/ are committed; tests/man_pages.rs regenerates them into a
 //! temporary directory and fails when a committed page differs.
 
-use crate::outln;
 use super::{Cli, CliError, CmdResult, Outcome};
+use crate::outln;
 use clap::CommandFactory;
 use std::io::Write;
 use std::path::{Path, PathBuf};

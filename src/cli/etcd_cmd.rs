@@ -1,6 +1,5 @@
 //! `ocpvault etcd status|restore`, and the `--etcd*` flags of `ocpvault snapshot`.
 
-use crate::outln;
 use super::archive_cmds::ReadArchive;
 use super::output::{human_bytes, print_json};
 use super::progress::ProgressMode;
@@ -9,6 +8,7 @@ use crate::archive::{ArchiveError, SourceReport, Store};
 use crate::collect::etcd::{EtcdMode, EtcdOptions, SnapshotProgress, Timeouts, collect_etcd};
 use crate::etcd::STATIC_POD_MANIFEST;
 use crate::etcd::record::CaptureKind;
+use crate::outln;
 use crate::restore::etcd::status::{EtcdStatusReport, inspect};
 use crate::restore::etcd::{
     EtcdRestoreError, EtcdRestoreOptions, RestorePlan, Step, execute, plan,
@@ -219,7 +219,9 @@ fn print_status(r: &EtcdStatusReport) {
         );
         outln!(
             "member:    {}  leader {}  cluster {}",
-            s.member_id, s.leader, s.cluster_id
+            s.member_id,
+            s.leader,
+            s.cluster_id
         );
     }
     if !d.members.is_empty() {

@@ -149,7 +149,10 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// The hint for a path argument that does not start with `/`: archive paths are
 /// absolute. `None` when every path is absolute. Used by ls, cat, diff and restore.
 pub fn relative_path_hint<S: AsRef<str>>(paths: &[S]) -> Option<String> {
-    let rel = paths.iter().map(AsRef::as_ref).find(|p| !p.starts_with('/'))?;
+    let rel = paths
+        .iter()
+        .map(AsRef::as_ref)
+        .find(|p| !p.starts_with('/'))?;
     Some(format!(
         "archive paths are absolute: write /{} instead of {rel}",
         rel.trim_start_matches("./")
@@ -159,7 +162,10 @@ pub fn relative_path_hint<S: AsRef<str>>(paths: &[S]) -> Option<String> {
 /// A "not in the archive" error for `paths`, with the relative-path hint when one
 /// of them is relative.
 pub fn not_in_archive<S: AsRef<str>>(paths: &[S]) -> CliError {
-    let shown: Vec<String> = paths.iter().map(|p| escape(p.as_ref()).into_owned()).collect();
+    let shown: Vec<String> = paths
+        .iter()
+        .map(|p| escape(p.as_ref()).into_owned())
+        .collect();
     let err = CliError::new(format!("{}: not in the archive", shown.join(", ")));
     match relative_path_hint(paths) {
         Some(h) => err.hint(h),

@@ -1,11 +1,11 @@
 //! `ocpvault packages list|diff` and the snapshot options of the packages source.
 
-use crate::outln;
 use super::archive_cmds::ReadArchive;
 use super::output::print_json;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveWriter, SourceReport};
 use crate::collect::packages::{PackagesMode, PackagesOptions, collect_packages};
+use crate::outln;
 use crate::packages::{
     Change, DiffOptions, DiffReport, Package, RpmError, RpmOptions, diff_packages,
     load_from_archive, read_text_listing, yum_commands,
@@ -283,8 +283,10 @@ fn is_archive(path: &Path) -> Result<bool, CliError> {
 }
 
 fn print_table(report: &DiffReport, archive: &str, current: &str) -> Result<(), CliError> {
-    outln!("archived: {} packages in {archive}\ncurrent:  {} packages in {current}",
-        report.archived_total, report.current_total
+    outln!(
+        "archived: {} packages in {archive}\ncurrent:  {} packages in {current}",
+        report.archived_total,
+        report.current_total
     );
     let side = |p: &Option<Package>| p.as_ref().map_or_else(|| "-".to_string(), Package::evr);
     let rows: Vec<[String; 5]> = report

@@ -1,6 +1,5 @@
 //! `ocpvault project list|restore`, and the snapshot flags of the `projects` source.
 
-use crate::outln;
 use super::archive_cmds::ReadArchive;
 use super::output::print_json;
 use super::progress::ProgressMode;
@@ -10,6 +9,7 @@ use crate::collect::projects::{
     PROJECTS_PREFIX, ProjectSelection, ProjectsOptions, SOURCE, collect_projects,
 };
 use crate::oc::{Oc, OcError};
+use crate::outln;
 use crate::restore::project::apply::{ApplyResult, ApplyStatus, apply_plan, has_failures};
 use crate::restore::project::{
     ProjectPlan, ProjectSummary, list_projects, plan_project, write_plan,

@@ -1,9 +1,9 @@
 //! `ship`, `list`, `fetch`, `prune`: archives at an off-host destination.
 
-use crate::outln;
 use super::output::{human_bytes, print_json};
 use super::progress::{ProgressMode, TransferBar};
 use super::{CliError, CmdResult, Outcome};
+use crate::outln;
 use crate::ship::{
     self, Destination, Missing, PutOutcome, Retention, S3Options, parse_archive_name,
 };
@@ -154,7 +154,9 @@ struct Listed {
 }
 
 pub fn list(args: ListArgs) -> CmdResult {
-    let dest = args.s3.open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
+    let dest = args
+        .s3
+        .open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
     let mut rows: Vec<Listed> = dest
         .list()?
         .into_iter()
@@ -222,7 +224,9 @@ pub fn fetch(args: FetchArgs, progress: &ProgressMode) -> CmdResult {
         .filter(|(_, n)| !n.is_empty())
         .ok_or_else(|| CliError::new(format!("{}: expected DEST/NAME", args.source)))?;
     let dest_arg = if dest_arg.is_empty() { "/" } else { dest_arg };
-    let dest = args.s3.open_dest(dest_arg, Missing::Refuse { s3_hint: true })?;
+    let dest = args
+        .s3
+        .open_dest(dest_arg, Missing::Refuse { s3_hint: true })?;
     let (path, outcome) = {
         let mut bar = TransferBar::new(progress, format!("fetching {name}"));
         dest.fetch(name, &args.output, &mut |done, total| {
@@ -266,7 +270,9 @@ pub fn prune(args: PruneArgs) -> CmdResult {
             "prune: give at least one of --keep-last, --keep-daily, --keep-weekly",
         ));
     }
-    let dest = args.s3.open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
+    let dest = args
+        .s3
+        .open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
     let policy = Retention {
         keep_last: args.keep_last,
         keep_daily: args.keep_daily,

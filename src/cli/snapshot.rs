@@ -1,12 +1,12 @@
 //! `ocpvault snapshot`: run every source into one new archive and summarise.
 
-use crate::outln;
 use super::output::{human_bytes, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveWriter, HostFacts, SourceReport, WriteStats, WriterOptions};
 use crate::collect::{files, host};
 use crate::crypto::{self, EncryptKey};
+use crate::outln;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
@@ -245,8 +245,8 @@ fn archive_path(
     };
     let name = format!("{hostname}-{}.{ext}", now.format("%Y%m%dT%H%M%SZ"));
     let text = output.to_string_lossy();
-    let names_file = !text.ends_with('/')
-        && (text.ends_with(".ocpvault") || text.ends_with(".ocpvault.age"));
+    let names_file =
+        !text.ends_with('/') && (text.ends_with(".ocpvault") || text.ends_with(".ocpvault.age"));
     if output.is_dir() || !names_file {
         // A directory, existing or not: create it (0700, parents too) and write inside.
         crate::ship::create_private_dir(output).map_err(|e| {
@@ -255,9 +255,8 @@ fn archive_path(
             } else {
                 format!("cannot create the directory: {e}")
             };
-            CliError::new(format!("--output {}: {why}", output.display())).hint(
-                "an output that does not end in .ocpvault or .ocpvault.age is a directory",
-            )
+            CliError::new(format!("--output {}: {why}", output.display()))
+                .hint("an output that does not end in .ocpvault or .ocpvault.age is a directory")
         })?;
         return Ok(output.join(name));
     }

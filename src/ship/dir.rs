@@ -49,8 +49,7 @@ impl DirDest {
                 })?,
                 Missing::Refuse { s3_hint } => {
                     return Err(fail(if s3_hint {
-                        "does not exist (a destination is a directory or s3://bucket/prefix)"
-                            .into()
+                        "does not exist (a destination is a directory or s3://bucket/prefix)".into()
                     } else {
                         "does not exist".into()
                     }));
@@ -333,7 +332,9 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let new = tmp.path().join("a/b");
-        let e = DirDest::open(&new, Missing::Refuse { s3_hint: true }).err().unwrap();
+        let e = DirDest::open(&new, Missing::Refuse { s3_hint: true })
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("does not exist"), "{e}");
         DirDest::open(&new, Missing::Create).unwrap();
         let mode = std::fs::metadata(&new).unwrap().permissions().mode();
