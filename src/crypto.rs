@@ -210,7 +210,13 @@ pub fn is_age_file(path: &Path) -> io::Result<bool> {
             k => n += k,
         }
     }
-    Ok(n == head.len() && head == AGE_MAGIC)
+    Ok(is_age_header(&head[..n]))
+}
+
+/// True when `head` (a file's first bytes) starts with the age magic: how every
+/// command tells an encrypted archive from a plain one, whatever its name says.
+pub fn is_age_header(head: &[u8]) -> bool {
+    head.starts_with(AGE_MAGIC)
 }
 
 /// Opens an age-encrypted archive file as a seekable plaintext stream.
@@ -261,7 +267,7 @@ pub fn decrypting_reader<R: Read + Seek + Send + 'static>(
         )
     };
     match reader {
-        Ok(r) => Ok(Box::new(r)),
+        Ok(r) => Ok(Box::new(TamperReport { inner: r, pos: 0 })),
         Err(age::DecryptError::NoMatchingKeys) => {
             Err(CryptoError::NoMatchingKey { path: path.into() })
         }
@@ -275,6 +281,96 @@ pub fn decrypting_reader<R: Read + Seek + Send + 'static>(
             path: path.into(),
             why: e.to_string(),
         }),
+    }
+}
+
+/// Plaintext bytes per age STREAM chunk (64 KiB, age spec).
+const AGE_PLAIN_CHUNK: u64 = 64 * 1024;
+
+/// An encrypted chunk that fails authentication: the archive was damaged or
+/// tampered with after it was written. Carried inside the `io::Error` a read
+/// returns, so callers (verify) can tell it from other failures.
+#[derive(Debug, thiserror::Error)]
+#[error("archive is damaged or tampered: {where_} fails authentication")]
+pub struct Tampered {
+    /// Which chunk: `encrypted chunk N (plaintext bytes from X)`, or the last one.
+    pub where_: String,
+}
+
+impl Tampered {
+    fn at_chunk(chunk: u64) -> Self {
+        Self {
+            where_: format!(
+                "encrypted chunk {chunk} (plaintext bytes from {})",
+                chunk * AGE_PLAIN_CHUNK
+            ),
+        }
+    }
+
+    fn into_io(self) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, self)
+    }
+}
+
+/// True when `e` or an error in its source chain is a [`Tampered`] chunk.
+pub fn is_tampered(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<Tampered>().is_some() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|i| i.downcast_ref::<Tampered>().is_some())
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Wraps the decrypting reader to turn age's bare "decryption error" into a
+/// [`Tampered`] error that says where (chunk and plaintext offset).
+struct TamperReport<R> {
+    inner: R,
+    pos: u64,
+}
+
+impl<R: Read> Read for TamperReport<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.pos += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Err(Tampered::at_chunk(self.pos / AGE_PLAIN_CHUNK).into_io())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<R: Seek> Seek for TamperReport<R> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        // Seeking decrypts the chunk it lands in (from the end: the last chunk, to
+        // learn the length), so a damaged chunk can surface here too.
+        match self.inner.seek(to) {
+            Ok(pos) => {
+                self.pos = pos;
+                Ok(pos)
+            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(match to {
+                io::SeekFrom::Start(n) => Tampered::at_chunk(n / AGE_PLAIN_CHUNK),
+                _ => Tampered {
+                    where_: "the last encrypted chunk".into(),
+                },
+            }
+            .into_io()),
+            Err(e) => Err(e),
+        }
     }
 }
 

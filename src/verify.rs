@@ -39,11 +39,22 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// Records a finding. A message that repeats its subject at the start (errors
+    /// from the reader name their object) loses the repetition, so a line reads
+    /// `object <id>: fails its SHA-256 check`, not `object <id>: object <id> fails ...`.
     fn push(&mut self, level: Level, subject: impl Into<String>, message: impl Into<String>) {
+        let subject = subject.into();
+        let message = message.into();
+        let message = match message.strip_prefix(subject.as_str()) {
+            Some(rest) if !rest.trim_start_matches([':', ' ']).is_empty() => {
+                rest.trim_start_matches([':', ' ']).to_string()
+            }
+            _ => message,
+        };
         self.findings.push(Finding {
             level,
-            subject: subject.into(),
-            message: message.into(),
+            subject,
+            message,
         });
     }
 
@@ -189,7 +200,30 @@ fn check_fixed_contents(
     }
 }
 
+/// The paths of the entries whose content is each object (files, and hard links
+/// through the file they share content with), so a damaged object names the files
+/// it breaks.
+fn users_of_objects(reader: &ArchiveReader) -> HashMap<ObjectId, Vec<String>> {
+    let m = reader.manifest();
+    let mut users: HashMap<ObjectId, Vec<String>> = HashMap::new();
+    for e in &m.entries {
+        let object = match e.kind {
+            EntryType::Hardlink => e
+                .link
+                .as_ref()
+                .and_then(|l| m.entry(l.as_bytes()))
+                .and_then(|t| t.object),
+            _ => e.object,
+        };
+        if let Some(id) = object {
+            users.entry(id).or_default().push(e.path.to_string());
+        }
+    }
+    users
+}
+
 fn check_objects(reader: &mut ArchiveReader, report: &mut VerifyReport, on_object: &dyn Fn(u64)) {
+    let users = users_of_objects(reader);
     let ids: Vec<(ObjectId, u64)> = reader
         .index()
         .objects
@@ -206,7 +240,22 @@ fn check_objects(reader: &mut ArchiveReader, report: &mut VerifyReport, on_objec
                 report.objects_checked += 1;
                 report.bytes_checked += n;
             }
-            Err(e) => report.push(Level::Error, format!("object {id}"), e),
+            Err(e) => {
+                let subject = format!("object {id}");
+                let start = report.findings.len();
+                report.push(Level::Error, subject, e);
+                if let Some(paths) = users.get(&id) {
+                    const SHOWN: usize = 5;
+                    let more = paths.len().saturating_sub(SHOWN);
+                    let mut list = paths[..paths.len().min(SHOWN)].join(", ");
+                    if more > 0 {
+                        list.push_str(&format!(" and {more} more"));
+                    }
+                    report.findings[start]
+                        .message
+                        .push_str(&format!("; used by {list}"));
+                }
+            }
         }
         on_object(size);
     }

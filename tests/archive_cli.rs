@@ -396,6 +396,12 @@ fn a_changed_byte_is_caught_by_verify_and_refused_by_restore() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("error: object {id}")), "{text}");
+    // The object is named once, and so is the file that uses it.
+    assert_eq!(text.matches(id.as_str()).count(), 1, "{text}");
+    assert!(
+        text.contains("used by /etc/origin/master/master-config.yaml"),
+        "{text}"
+    );
 
     // The restore refuses the damaged file and leaves the existing one untouched.
     let target = dir.path().join("t");

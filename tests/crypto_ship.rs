@@ -331,8 +331,37 @@ fn tampered_ciphertext_is_refused_and_nothing_is_restored() {
         !target.exists() || walk_files(&target).is_empty(),
         "restored files from a tampered archive"
     );
+    // verify: exit 1 as for a damaged plain archive, saying where.
     let out = ocpvault(&["verify", "-i", key.to_str().unwrap(), a.to_str().unwrap()]);
-    assert_ne!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("damaged or tampered") && text.contains("chunk"),
+        "{text}"
+    );
+    // Damage in the last chunk (read first, to learn the length) is named as well.
+    let mut bytes = fs::read(&a).unwrap();
+    bytes[mid] ^= 0x01;
+    let end = bytes.len() - 100;
+    bytes[end] ^= 0x01;
+    fs::write(&a, bytes).unwrap();
+    let out = ocpvault(&["verify", "-i", key.to_str().unwrap(), a.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("damaged or tampered: the last encrypted chunk"),
+        "{text}"
+    );
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {
@@ -655,4 +684,217 @@ fn ship_to_s3_list_fetch_prune_and_survive_an_interrupted_upload() {
     let list: serde_json::Value =
         serde_json::from_str(&stdout_ok(&s3_cmd(&moto, &["list", dest, "--json"]))).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn output_and_destination_directories_that_do_not_exist() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_tree(dir.path());
+    // Not ending in .ocpvault: a directory, created 0700 with its parents.
+    for out in ["backup/ocpvault", "slash/new/"] {
+        let a = snapshot(&root, &dir.path().join(out), &[]);
+        let parent = a.parent().unwrap();
+        assert_eq!(parent, dir.path().join(out.trim_end_matches('/')));
+        assert!(parent.is_dir());
+        assert_eq!(
+            fs::metadata(parent).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+    // A second run writes a second archive into the same directory.
+    let again = snapshot(&root, &dir.path().join("backup/ocpvault"), &[]);
+    assert!(again.is_file());
+    // fetch -o creates its directory; list and prune say "does not exist".
+    let nfs = dir.path().join("nfs/archives");
+    let text = stdout_ok(&ocpvault(&[
+        "ship",
+        again.to_str().unwrap(),
+        nfs.to_str().unwrap(),
+    ]));
+    assert!(text.contains("shipped"), "{text}");
+    let name = again.file_name().unwrap().to_str().unwrap();
+    let fetched = dir.path().join("fetched/here");
+    stdout_ok(&ocpvault(&[
+        "fetch",
+        &format!("{}/{name}", nfs.display()),
+        "-o",
+        fetched.to_str().unwrap(),
+    ]));
+    assert!(fetched.join(name).is_file());
+    let missing = dir.path().join("missing");
+    for args in [
+        vec!["list", missing.to_str().unwrap()],
+        vec!["prune", missing.to_str().unwrap(), "--keep-last", "1"],
+    ] {
+        let out = ocpvault(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("does not exist") && !err.contains("not a directory"),
+            "{err}"
+        );
+        assert!(!missing.exists(), "list/prune create nothing");
+    }
+}
+
+#[test]
+fn name_and_encryption_agree_and_list_reads_the_header() {
+    if !have_tool("age-keygen", "age") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_tree(dir.path());
+    let (key, public) = age_keygen(dir.path(), "key.txt");
+    let r = root.to_str().unwrap();
+    let plain_as_age = dir.path().join("x.ocpvault.age");
+    let age_as_plain = dir.path().join("x.ocpvault");
+    for (args, want) in [
+        (
+            vec![
+                "snapshot",
+                "--root",
+                r,
+                "-o",
+                plain_as_age.to_str().unwrap(),
+            ],
+            "is not encrypted",
+        ),
+        (
+            vec![
+                "snapshot",
+                "--root",
+                r,
+                "-r",
+                &public,
+                "-o",
+                age_as_plain.to_str().unwrap(),
+            ],
+            "is encrypted",
+        ),
+    ] {
+        let mut args = args;
+        args.extend(["--etcd", "skip", "--projects", "skip"]);
+        let out = ocpvault(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(want), "{err}");
+    }
+    assert!(!plain_as_age.exists() && !age_as_plain.exists());
+    // list decides from the first bytes: a plain archive renamed to .age is plain.
+    let nfs = dir.path().join("nfs");
+    let plain = snapshot(&root, &dir.path().join("plain"), &[]);
+    let enc = snapshot(&root, &dir.path().join("enc"), &["-r", &public]);
+    fs::create_dir(&nfs).unwrap();
+    let misnamed = "master-0.example.com-20200101T000000Z.ocpvault.age";
+    fs::copy(&plain, nfs.join(misnamed)).unwrap();
+    fs::copy(&enc, nfs.join(enc.file_name().unwrap())).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&stdout_ok(&ocpvault(&[
+        "list",
+        nfs.to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
+    for row in list.as_array().unwrap() {
+        let is_enc = row["name"].as_str() == enc.file_name().unwrap().to_str();
+        assert_eq!(row["encrypted"], is_enc, "{row}");
+    }
+    // info and the snapshot summary give the size on disk and say it is encrypted.
+    let info: serde_json::Value = serde_json::from_str(&stdout_ok(&ocpvault(&[
+        "info",
+        "--json",
+        "-i",
+        key.to_str().unwrap(),
+        enc.to_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(info["encrypted"], true);
+    assert_eq!(info["archive_bytes"], fs::metadata(&enc).unwrap().len());
+    let text = stdout_ok(&ocpvault(&[
+        "info",
+        "-i",
+        key.to_str().unwrap(),
+        enc.to_str().unwrap(),
+    ]));
+    assert!(text.contains("(age-encrypted)"), "{text}");
+    let out = ocpvault(&[
+        "snapshot",
+        "--root",
+        r,
+        "-r",
+        &public,
+        "-o",
+        dir.path().join("enc2").to_str().unwrap(),
+        "--etcd",
+        "skip",
+        "--projects",
+        "skip",
+        "--json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = summary["archive"].as_str().unwrap();
+    assert_eq!(
+        summary["stats"]["archive_size"],
+        fs::metadata(path).unwrap().len()
+    );
+}
+
+#[test]
+fn fetch_is_idempotent_and_a_missing_archive_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = small_tree(dir.path());
+    let nfs = dir.path().join("nfs");
+    let a = snapshot(
+        &root,
+        &dir.path().join("out"),
+        &["--ship", nfs.to_str().unwrap()],
+    );
+    let name = a.file_name().unwrap().to_str().unwrap();
+    let fetched = dir.path().join("fetched");
+    let src = format!("{}/{name}", nfs.display());
+    let args = ["fetch", &src, "-o", fetched.to_str().unwrap()];
+    assert!(stdout_ok(&ocpvault(&args)).starts_with("fetched"));
+    let text = stdout_ok(&ocpvault(&args));
+    assert!(text.contains("already present"), "{text}");
+    // A different file under the name stays, and is a conflict.
+    fs::write(fetched.join(name), b"other").unwrap();
+    let out = ocpvault(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(fs::read(fetched.join(name)).unwrap(), b"other");
+    let gone = format!(
+        "{}/master-0.example.com-20200101T000000Z.ocpvault",
+        nfs.display()
+    );
+    let out = ocpvault(&["fetch", &gone, "-o", fetched.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("not found") && !err.contains("sidecar"),
+        "{err}"
+    );
+}
+
+#[test]
+fn s3_without_credentials_names_the_missing_variables() {
+    let out = bin()
+        .args([
+            "list",
+            "s3://ocp-backups/prod",
+            "--s3-endpoint",
+            "http://127.0.0.1:1",
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set"),
+        "{err}"
+    );
 }

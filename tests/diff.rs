@@ -236,3 +236,28 @@ fn an_encrypted_archive_is_read_with_its_identity() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("hint: pass --identity"));
 }
+
+#[test]
+fn an_mtime_only_change_is_reported_unless_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = demo_tree(dir.path());
+    let archive = snapshot(&root, dir.path(), &[]);
+    let file = root.join(MASTER).join("master-config.yaml");
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    let then = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    f.set_modified(then).unwrap();
+    drop(f);
+    let (code, list) = diff_json(&archive, &root);
+    assert_eq!(code, Some(1), "{list:#?}");
+    let d = find(&list, "mtime", "/etc/origin/master/master-config.yaml");
+    assert_eq!(d["current"], "2001-09-09T01:46:40.000000000Z");
+    assert_eq!(list.len(), 1, "only the mtime: {list:#?}");
+    let out = ocpvault(&[
+        "diff",
+        archive.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--ignore-mtime",
+    ]);
+    assert_eq!(stdout_ok(&out), "");
+}

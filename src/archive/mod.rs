@@ -29,6 +29,7 @@ pub use reader::{
 pub use validate::{MAX_XATTR_VALUE, ManifestProblem, is_utc_rfc3339, manifest_problems};
 pub use writer::{
     ArchiveWriter, PreparedObject, SMALL_OBJECT_MAX, Sink, Store, WriteStats, WriterOptions,
+    place_noreplace,
 };
 
 /// Most objects or entries one archive may hold (spec §9).

@@ -635,7 +635,6 @@ fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 /// Renames without replacing: `name`, then `name-1`, `name-2`, ... before the
 /// extension (`.ocpvault` or `.ocpvault.age`).
 fn rename_noreplace(tmp: &Path, wanted: &Path) -> Result<PathBuf, ArchiveError> {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
     let file_name = wanted
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -651,13 +650,7 @@ fn rename_noreplace(tmp: &Path, wanted: &Path) -> Result<PathBuf, ArchiveError> 
             wanted.with_file_name(format!("{stem}-{n}{ext}"))
         };
         use rustix::io::Errno;
-        let placed = match renameat_with(CWD, tmp, CWD, &candidate, RenameFlags::NOREPLACE) {
-            // Filesystems without RENAME_NOREPLACE (some NFS servers, older FUSE):
-            // a hard link refuses an existing name just the same.
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => place_by_link(tmp, &candidate),
-            other => other,
-        };
-        match placed {
+        match place_noreplace(tmp, &candidate) {
             Ok(()) => return Ok(candidate),
             Err(Errno::EXIST) => continue,
             Err(e) => return Err(ArchiveError::io(&candidate, e.into())),
@@ -667,6 +660,20 @@ fn rename_noreplace(tmp: &Path, wanted: &Path) -> Result<PathBuf, ArchiveError> 
         wanted,
         io::Error::new(io::ErrorKind::AlreadyExists, "no free archive name"),
     ))
+}
+
+/// Renames `tmp` to `wanted` unless `wanted` exists (then `Errno::EXIST`):
+/// renameat2(RENAME_NOREPLACE), or link + unlink where the filesystem lacks it. The
+/// one no-replace primitive for every file ocpvault places (archives, shipped copies).
+pub fn place_noreplace(tmp: &Path, wanted: &Path) -> rustix::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    use rustix::io::Errno;
+    match renameat_with(CWD, tmp, CWD, wanted, RenameFlags::NOREPLACE) {
+        // Filesystems without RENAME_NOREPLACE (some NFS servers, older FUSE):
+        // a hard link refuses an existing name just the same.
+        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => place_by_link(tmp, wanted),
+        other => other,
+    }
 }
 
 /// Gives `tmp` the name `wanted` unless that name exists (EEXIST), by link + unlink.

@@ -1,12 +1,13 @@
 //! Read-only archive commands: `ls`, `cat`, `info`, `verify`.
 
-use super::output::{human_bytes, mode_string, print_json};
+use super::output::{self, escape, human_bytes, mode_string, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
-use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, format_mode};
+use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, SourceReport, format_mode};
 use crate::crypto;
+use crate::outln;
 use crate::verify::{Level, verify_archive};
-use std::io::Write;
+use std::io::Read;
 use std::path::PathBuf;
 
 /// The archive argument of every command that reads an archive, with the keys that
@@ -41,10 +42,10 @@ impl ReadArchive {
         if !encrypted {
             if !self.identity.is_empty() || self.passphrase {
                 // Keys are harmless on a plain archive; say so instead of failing.
-                eprintln!(
-                    "note: {} is not encrypted; --identity/--passphrase ignored",
+                output::note(format_args!(
+                    "{} is not encrypted; --identity/--passphrase ignored",
                     path.display()
-                );
+                ));
             }
             return ArchiveReader::open(path).map_err(OpenError::Archive);
         }
@@ -146,10 +147,7 @@ pub fn ls(args: LsArgs) -> CmdResult {
         .filter(|e| matches(e, &args.paths))
         .collect();
     if entries.is_empty() && !args.paths.is_empty() {
-        return Err(CliError::new(format!(
-            "{}: not in the archive",
-            args.paths.join(", ")
-        )));
+        return Err(output::not_in_archive(&args.paths));
     }
     if args.json {
         let list: Vec<LsEntry> = entries
@@ -173,7 +171,6 @@ pub fn ls(args: LsArgs) -> CmdResult {
         print_json(&list)?;
         return Ok(Outcome::Ok);
     }
-    let mut out = std::io::stdout().lock();
     for e in entries {
         if args.long {
             let owner = e.user.clone().unwrap_or_else(|| e.uid.to_string());
@@ -184,23 +181,31 @@ pub fn ls(args: LsArgs) -> CmdResult {
                 (EntryType::Hardlink, _, Some(l)) => format!(" link to {l}"),
                 _ => String::new(),
             };
-            writeln!(
-                out,
+            outln!(
                 "{} {:<8} {:<8} {:>10} {} {} {}{}",
                 mode_string(e.kind.type_char(), e.mode),
                 owner,
                 group,
                 e.size,
-                &e.mtime[..e.mtime.len().min(19)],
-                label,
-                e.path,
-                suffix
-            )?;
+                ls_time(&e.mtime),
+                escape(&label),
+                escape(&e.path.to_string()),
+                escape(&suffix)
+            );
         } else {
-            writeln!(out, "{}", e.path)?;
+            outln!("{}", escape(&e.path.to_string()));
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// An entry's mtime for `ls -l`: to the second, with its zone (`Z`, UTC). A time
+/// that does not parse is shown escaped as recorded, never cut at a byte index.
+fn ls_time(recorded: &str) -> String {
+    crate::archive::parse_time(recorded)
+        .and_then(|(secs, _)| chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0))
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| escape(recorded).into_owned())
 }
 
 #[derive(Debug, clap::Args)]
@@ -217,7 +222,7 @@ pub fn cat(args: CatArgs) -> CmdResult {
         .manifest()
         .entry(args.path.as_bytes())
         .cloned()
-        .ok_or_else(|| CliError::new(format!("{}: not in the archive", args.path)))?;
+        .ok_or_else(|| output::not_in_archive(&[&args.path]))?;
     let file_entry = match entry.kind {
         EntryType::File => entry,
         EntryType::Hardlink => {
@@ -249,9 +254,27 @@ pub fn cat(args: CatArgs) -> CmdResult {
         .object
         .ok_or_else(|| CliError::new(format!("{}: entry has no object", args.path)))?;
     let mut obj = reader.open_object(&id)?;
-    let mut out = std::io::stdout().lock();
-    std::io::copy(&mut obj, &mut out).map_err(|e| CliError::new(format!("{}: {e}", args.path)))?;
-    out.flush()?;
+    // Read errors (a damaged object) are the archive's; write errors are stdout's,
+    // which the shared writer handles (a closed pipe just ends the copy).
+    let mut read_error = None;
+    output::with_stdout(|out| {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match obj.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    read_error = Some(e);
+                    return Ok(());
+                }
+            };
+            out.write_all(&buf[..n])?;
+        }
+    });
+    if let Some(e) = read_error {
+        return Err(CliError::new(format!("{}: {e}", escape(&args.path))));
+    }
     Ok(Outcome::Ok)
 }
 
@@ -269,6 +292,12 @@ pub fn info(args: InfoArgs) -> CmdResult {
     let m = reader.manifest();
     let stored: u64 = reader.index().objects.iter().map(|o| o.length).sum();
     let content: u64 = reader.index().objects.iter().map(|o| o.size).sum();
+    let encrypted = args.input.is_encrypted();
+    // The size on disk: for an age file that is the encrypted size, not the plain
+    // stream the reader sees.
+    let on_disk = std::fs::metadata(&args.input.archive)
+        .map(|m| m.len())
+        .map_err(|e| CliError::new(format!("{}: {e}", args.input.archive.display())))?;
     if args.json {
         print_json(&serde_json::json!({
             "archive": args.input.archive.display().to_string(),
@@ -280,54 +309,80 @@ pub fn info(args: InfoArgs) -> CmdResult {
             "objects": reader.index().objects.len(),
             "content_bytes": content,
             "stored_bytes": stored,
-            "archive_bytes": reader.len(),
+            "archive_bytes": on_disk,
+            "encrypted": encrypted,
             "sources": m.sources,
         }))?;
         return Ok(Outcome::Ok);
     }
-    println!("archive:   {}", args.input.archive.display());
-    println!(
-        "format:    ocpvault archive v{} (written by ocpvault {})",
-        m.version, m.ocpvault_version
+    outln!(
+        "archive:   {}{}",
+        args.input.archive.display(),
+        if encrypted { " (age-encrypted)" } else { "" }
     );
-    println!("created:   {}", m.created);
-    println!("hostname:  {}", m.host.hostname);
-    println!(
+    outln!(
+        "format:    ocpvault archive v{} (written by ocpvault {})",
+        m.version,
+        m.ocpvault_version
+    );
+    outln!("created:   {}", m.created);
+    outln!("hostname:  {}", m.host.hostname);
+    outln!(
         "os:        {}",
         m.host.os_release.as_deref().unwrap_or("unknown")
     );
-    println!("root:      {}", m.host.root);
-    println!(
+    outln!("root:      {}", m.host.root);
+    outln!(
         "entries:   {}  objects: {}  content: {}  stored: {}  archive: {}",
         m.entries.len(),
         reader.index().objects.len(),
         human_bytes(content),
         human_bytes(stored),
-        human_bytes(reader.len())
+        human_bytes(on_disk)
     );
-    for s in &m.sources {
-        println!(
-            "source {}: {} ({} captured, {} skipped, {} failed)",
+    print_sources(&m.sources);
+    Ok(Outcome::Ok)
+}
+
+/// The per-source lines of `info` and of the snapshot summary: the same words, in
+/// the archive's source order, naming every path counted as missing.
+pub(super) fn print_sources(sources: &[SourceReport]) {
+    for s in sources {
+        let (missing, other): (Vec<_>, Vec<_>) =
+            s.skipped.iter().partition(|i| i.reason == "missing");
+        outln!(
+            "source {}: {} ({} captured, {} missing, {} skipped, {} failed)",
             s.name,
             s.status.as_str(),
             s.captured,
-            s.skipped.len(),
+            missing.len(),
+            other.len(),
             s.failed.len()
         );
-        for i in &s.skipped {
-            println!("  skipped {}: {}", i.path, i.reason);
+        if !missing.is_empty() {
+            let paths: Vec<String> = missing
+                .iter()
+                .map(|i| escape(&i.path.to_string()).into_owned())
+                .collect();
+            outln!("  missing: {}", paths.join(", "));
+        }
+        for i in &other {
+            outln!("  skipped {}: {}", escape(&i.path.to_string()), i.reason);
         }
         for f in &s.failed {
-            println!("  failed {}: {}", f.path, f.error);
+            outln!(
+                "  failed {}: {}",
+                escape(&f.path.to_string()),
+                escape(&f.error)
+            );
         }
         // Skipped and failed sources say why in details (spec §5.3).
         for key in ["reason", "error"] {
             if let Some(why) = s.details.get(key).and_then(|v| v.as_str()) {
-                println!("  {key}: {why}");
+                outln!("  {key}: {why}");
             }
         }
     }
-    Ok(Outcome::Ok)
 }
 
 #[derive(Debug, clap::Args)]
@@ -344,15 +399,17 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
         Ok(r) => r,
         // An archive that cannot even be opened is a finding of verify, not a usage
         // error, unless the file is not an archive at all.
-        Err(OpenError::Archive(e @ ArchiveError::Corrupt { .. })) => {
+        Err(OpenError::Archive(e))
+            if matches!(e, ArchiveError::Corrupt { .. }) || crypto::is_tampered(&e) =>
+        {
             if args.json {
                 print_json(&serde_json::json!({
                     "objects_checked": 0, "bytes_checked": 0, "entries_checked": 0,
                     "findings": [{"level": "error", "subject": "archive", "message": e.to_string()}]
                 }))?;
             } else {
-                println!("error: {e}");
-                println!("verify: archive is damaged");
+                outln!("error: {e}");
+                outln!("verify: archive is damaged");
             }
             return Ok(Outcome::Findings);
         }
@@ -377,9 +434,9 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
                 Level::Error => "error",
                 Level::Warning => "warning",
             };
-            println!("{level}: {}: {}", f.subject, f.message);
+            outln!("{level}: {}: {}", f.subject, f.message);
         }
-        println!(
+        outln!(
             "verify: {} objects ({}), {} entries checked, {} problem(s)",
             report.objects_checked,
             human_bytes(report.bytes_checked),
@@ -392,4 +449,20 @@ pub fn verify(args: VerifyArgs, progress: &ProgressMode) -> CmdResult {
     } else {
         Outcome::Findings
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ls_times_carry_their_zone_and_never_slice_bytes() {
+        assert_eq!(
+            ls_time("2026-11-22T02:28:55.123456789Z"),
+            "2026-11-22T02:28:55Z"
+        );
+        // A damaged time with a multibyte char across byte 19 must not panic.
+        assert_eq!(ls_time("2026-11-22T02:28:5é"), "2026-11-22T02:28:5é");
+        assert_eq!(ls_time("bad\x1b"), "bad\\u{1b}");
+    }
 }

@@ -4,10 +4,10 @@
 //! compared (after printing every difference found, as ripgrep does with errors).
 
 use super::archive_cmds::ReadArchive;
-use super::output::print_json;
+use super::output::{self, escape, print_json};
 use super::{CliError, CmdResult, Outcome};
 use crate::diff::{Change, DiffOptions, Difference, diff_archive};
-use std::io::Write;
+use crate::outln;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -22,6 +22,9 @@ pub struct DiffArgs {
     /// Compare owners by the recorded numbers, not by the recorded names.
     #[arg(long)]
     pub numeric_owner: bool,
+    /// Do not report modification times of files whose content is unchanged.
+    #[arg(long)]
+    pub ignore_mtime: bool,
     /// Print one JSON array of differences.
     #[arg(long)]
     pub json: bool,
@@ -39,26 +42,25 @@ pub fn run(args: DiffArgs) -> CmdResult {
         root: args.root.clone(),
         paths: args.paths.clone(),
         numeric_owner: args.numeric_owner,
+        ignore_mtime: args.ignore_mtime,
     };
     let report = diff_archive(&reader, &opts);
     if !args.paths.is_empty() && report.entries_compared == 0 && report.differences.is_empty() {
-        return Err(CliError::new(format!(
-            "{}: not in the archive",
-            args.paths.join(", ")
-        )));
+        return Err(output::not_in_archive(&args.paths));
     }
     if args.json {
         print_json(&report.differences)?;
     } else {
-        let mut out = std::io::stdout().lock();
         for d in &report.differences {
-            writeln!(out, "{}", line(d))?;
+            outln!("{}", line(d));
         }
-        out.flush()?;
     }
-    let mut err = std::io::stderr().lock();
     for e in &report.errors {
-        writeln!(err, "ocpvault: {}: cannot compare: {}", e.path, e.error)?;
+        output::error(format_args!(
+            "{}: cannot compare: {}",
+            escape(&e.path.to_string()),
+            e.error
+        ));
     }
     if !report.errors.is_empty() {
         return Err(CliError::new(format!(
@@ -86,10 +88,16 @@ fn line(d: &Difference) -> String {
         (None, Some(c)) => format!(" (none -> {c})"),
         (None, None) => String::new(),
     };
-    let name = d.name.as_ref().map(|n| format!(" {n}")).unwrap_or_default();
+    let name = d
+        .name
+        .as_ref()
+        .map(|n| format!(" {}", escape(&n.to_string())))
+        .unwrap_or_default();
+    let path = d.path.to_string();
+    let (path, detail) = (escape(&path), escape(&detail));
     match d.change {
-        Change::Added | Change::Removed => format!("{} {}{detail}", d.change.as_str(), d.path),
-        c => format!("changed {}{name} {}{detail}", c.as_str(), d.path),
+        Change::Added | Change::Removed => format!("{} {path}{detail}", d.change.as_str()),
+        c => format!("changed {}{name} {path}{detail}", c.as_str()),
     }
 }
 

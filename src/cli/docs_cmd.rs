@@ -5,6 +5,7 @@
 //! temporary directory and fails when a committed page differs.
 
 use super::{Cli, CliError, CmdResult, Outcome};
+use crate::outln;
 use clap::CommandFactory;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub fn manpages(args: ManpagesArgs) -> CmdResult {
     let written = write_manpages(&args.dir)
         .map_err(|e| CliError::new(format!("{}: {e}", args.dir.display())))?;
     for p in written {
-        println!("{}", p.display());
+        outln!("{}", p.display());
     }
     Ok(Outcome::Ok)
 }

@@ -8,6 +8,7 @@ use crate::archive::{ArchiveError, SourceReport, Store};
 use crate::collect::etcd::{EtcdMode, EtcdOptions, SnapshotProgress, Timeouts, collect_etcd};
 use crate::etcd::STATIC_POD_MANIFEST;
 use crate::etcd::record::CaptureKind;
+use crate::outln;
 use crate::restore::etcd::status::{EtcdStatusReport, inspect};
 use crate::restore::etcd::{
     EtcdRestoreError, EtcdRestoreOptions, RestorePlan, Step, execute, plan,
@@ -196,35 +197,37 @@ fn status(args: StatusArgs) -> CmdResult {
 
 fn print_status(r: &EtcdStatusReport) {
     let d = &r.details;
-    println!("archive:   {}", r.archive);
+    outln!("archive:   {}", r.archive);
     let kind = d
         .capture
         .map_or(String::new(), |c| format!(" ({})", c.as_str()));
-    println!("etcd:      {}{kind}", r.source);
+    outln!("etcd:      {}{kind}", r.source);
     if let Some(reason) = &d.reason {
-        println!("reason:    {reason}");
+        outln!("reason:    {reason}");
     }
     if let Some(error) = &d.error {
-        println!("error:     {error}");
+        outln!("error:     {error}");
     }
     if let Some(s) = &d.status {
-        println!("endpoint:  {}  etcd {}", s.endpoint, s.version);
-        println!(
+        outln!("endpoint:  {}  etcd {}", s.endpoint, s.version);
+        outln!(
             "status:    db size {}  revision {}  raft index {}  raft term {}",
             human_bytes(s.db_size),
             s.revision,
             s.raft_index,
             s.raft_term
         );
-        println!(
+        outln!(
             "member:    {}  leader {}  cluster {}",
-            s.member_id, s.leader, s.cluster_id
+            s.member_id,
+            s.leader,
+            s.cluster_id
         );
     }
     if !d.members.is_empty() {
-        println!("members:   {}", d.members.len());
+        outln!("members:   {}", d.members.len());
         for m in &d.members {
-            println!(
+            outln!(
                 "  {}  {}  peer {}  client {}{}",
                 m.id,
                 m.name,
@@ -241,10 +244,10 @@ fn print_status(r: &EtcdStatusReport) {
             dd.group.clone().unwrap_or_else(|| dd.gid.to_string())
         );
         let label = dd.selinux.as_deref().unwrap_or("no SELinux label");
-        println!("data dir:  {}  {owner} {}  {label}", dd.path, dd.mode);
+        outln!("data dir:  {}  {owner} {}  {label}", dd.path, dd.mode);
     }
     if let Some(c) = &r.check {
-        println!(
+        outln!(
             "snapshot:  {}  {}  archive sha256 {}  etcd trailer {}",
             c.path,
             human_bytes(c.size),
@@ -252,7 +255,7 @@ fn print_status(r: &EtcdStatusReport) {
             c.trailer
         );
         if let Some(e) = &c.error {
-            println!("error:     {e}");
+            outln!("error:     {e}");
         }
     }
 }
@@ -276,15 +279,15 @@ fn restore(args: RestoreArgs) -> CmdResult {
         return Ok(Outcome::Ok);
     }
     for note in &plan.notes {
-        println!("note: {note}");
+        outln!("note: {note}");
     }
     let report = execute(&mut reader, &plan, &mut |step: &Step| {
-        println!("+ {}", step.shell())
+        outln!("+ {}", step.shell())
     })
     .map_err(restore_error)?;
-    println!("etcd data restored into {}", plan.data_dir.display());
+    outln!("etcd data restored into {}", plan.data_dir.display());
     for w in &report.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
     Ok(if report.warnings.is_empty() {
         Outcome::Ok
@@ -327,12 +330,12 @@ fn archive_args(input: &ReadArchive) -> Vec<String> {
 }
 
 fn print_plan(plan: &RestorePlan) {
-    println!("# ocpvault etcd restore: the steps below; nothing has been changed");
+    outln!("# ocpvault etcd restore: the steps below; nothing has been changed");
     let kind = match plan.capture {
         CaptureKind::Snapshot => "live snapshot; etcdctl checks its hash trailer",
         CaptureKind::DataDir => "db copied from a stopped data dir; it has no hash trailer",
     };
-    println!("# {kind}; object {}", plan.object);
+    outln!("# {kind}; object {}", plan.object);
     let p = &plan.params;
     for (flag, (value, from)) in [
         ("--name", &p.name),
@@ -343,12 +346,12 @@ fn print_plan(plan: &RestorePlan) {
             &p.initial_advertise_peer_urls,
         ),
     ] {
-        println!("# {flag} {value} (from {from})");
+        outln!("# {flag} {value} (from {from})");
     }
     for note in &plan.notes {
-        println!("# note: {note}");
+        outln!("# note: {note}");
     }
     for step in &plan.steps {
-        println!("{}", step.shell());
+        outln!("{}", step.shell());
     }
 }

@@ -6,7 +6,7 @@ mod config_defaults;
 mod diff_cmd;
 mod docs_cmd;
 mod etcd_cmd;
-mod output;
+pub mod output;
 mod packages_cmd;
 mod progress;
 mod project_cmd;
@@ -15,7 +15,6 @@ mod ship_cmd;
 mod snapshot;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use std::io::Write;
 
 /// The outcome of a command that completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +25,13 @@ pub enum Outcome {
     Findings,
 }
 
-/// An error that stops a command (exit 2).
+/// An error that stops a command (exit 2). It keeps the error it came from, so
+/// `main` can tell a closed stdout (`io::ErrorKind::BrokenPipe`) from a failure.
 #[derive(Debug)]
 pub struct CliError {
     pub message: String,
     pub hint: Option<String>,
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl CliError {
@@ -38,6 +39,7 @@ impl CliError {
         Self {
             message: message.into(),
             hint: None,
+            source: None,
         }
     }
 
@@ -45,22 +47,40 @@ impl CliError {
         self.hint = Some(hint.into());
         self
     }
+
+    /// True when the error comes from writing to a stdout its reader closed.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.source
+            .as_deref()
+            .is_some_and(|s| output::is_broken_pipe(s))
+    }
 }
 
-impl<E: std::error::Error> From<E> for CliError {
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for CliError {
     fn from(e: E) -> Self {
-        let mut message = e.to_string();
-        let mut src = e.source();
-        while let Some(s) = src {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            src = s.source();
+        Self {
+            message: error_chain_text(&e),
+            hint: None,
+            source: Some(Box::new(e)),
         }
-        Self::new(message)
     }
+}
+
+/// The error's text and its sources', each added only when it says something new:
+/// a source whose text is already part of the message (the usual `{path}: {source}`
+/// display) is not repeated, nor is a message that already contains the next one.
+pub fn error_chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        src = s.source();
+    }
+    message
 }
 
 pub type CmdResult = Result<Outcome, CliError>;
@@ -125,10 +145,11 @@ fn parse_with_config(args: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
         Ok(Some((_, config))) => config_defaults::apply(Cli::command(), &config),
         Ok(None) => Cli::command(),
         Err(e) => {
-            eprintln!("ocpvault: {e}");
+            let mut err = CliError::new(e.to_string());
             if matches!(e, crate::config::ConfigError::Invalid { .. }) {
-                eprintln!("hint: formats/config.md lists every key and its type");
+                err = err.hint("formats/config.md lists every key and its type");
             }
+            output::print_error(&err);
             return Err(2);
         }
     };
@@ -167,17 +188,16 @@ pub fn main() -> u8 {
         Command::Completions(a) => docs_cmd::completions(a),
         Command::Manpages(a) => docs_cmd::manpages(a),
     };
-    match result {
+    let work = match result {
         Ok(Outcome::Ok) => 0,
         Ok(Outcome::Findings) => 1,
-        Err(e) if e.message.contains("Broken pipe") => 0,
+        // The reader of stdout went away: the work stopped only because nobody
+        // listens any more, which is not a failure of the work.
+        Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "ocpvault: {}", e.message);
-            if let Some(h) = e.hint {
-                let _ = writeln!(err, "hint: {h}");
-            }
+            output::print_error(&e);
             2
         }
-    }
+    };
+    output::exit_code(work)
 }

@@ -5,11 +5,12 @@ use super::output::print_json;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveWriter, SourceReport};
 use crate::collect::packages::{PackagesMode, PackagesOptions, collect_packages};
+use crate::outln;
 use crate::packages::{
     Change, DiffOptions, DiffReport, Package, RpmError, RpmOptions, diff_packages,
     load_from_archive, read_text_listing, yum_commands,
 };
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Which rpm to run and which installed system it reads.
@@ -163,11 +164,9 @@ fn list(args: ListArgs) -> CmdResult {
         print_json(&packages)?;
         return Ok(Outcome::Ok);
     }
-    let mut out = std::io::stdout().lock();
     for p in &packages {
-        writeln!(out, "{}", p.nevra())?;
+        outln!("{}", p.nevra());
     }
-    out.flush()?;
     Ok(Outcome::Ok)
 }
 
@@ -205,11 +204,9 @@ fn diff(args: DiffArgs) -> CmdResult {
         let records: Vec<_> = report.changes.iter().map(|c| c.record()).collect();
         print_json(&records)?;
     } else if args.format == DiffFormat::Yum {
-        let mut out = std::io::stdout().lock();
         for line in yum_commands(&report, args.restore_versions) {
-            writeln!(out, "{line}")?;
+            outln!("{line}");
         }
-        out.flush()?;
     } else {
         let archive = args.input.archive.display().to_string();
         print_table(&report, &archive, &current.label)?;
@@ -286,12 +283,11 @@ fn is_archive(path: &Path) -> Result<bool, CliError> {
 }
 
 fn print_table(report: &DiffReport, archive: &str, current: &str) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
+    outln!(
         "archived: {} packages in {archive}\ncurrent:  {} packages in {current}",
-        report.archived_total, report.current_total
-    )?;
+        report.archived_total,
+        report.current_total
+    );
     let side = |p: &Option<Package>| p.as_ref().map_or_else(|| "-".to_string(), Package::evr);
     let rows: Vec<[String; 5]> = report
         .changes
@@ -323,14 +319,13 @@ fn print_table(report: &DiffReport, archive: &str, current: &str) -> Result<(), 
                 .zip(&widths)
                 .map(|(cell, w)| format!("{cell:<w$}"))
                 .collect();
-            writeln!(out, "{}", cells.join("  ").trim_end())?;
+            outln!("{}", cells.join("  ").trim_end());
         }
     }
     let counts: Vec<String> = Change::ALL
         .iter()
         .map(|c| format!("{} {}", report.count(*c), c.as_str()))
         .collect();
-    writeln!(out, "{}, {} unchanged", counts.join(", "), report.unchanged)?;
-    out.flush()?;
+    outln!("{}, {} unchanged", counts.join(", "), report.unchanged);
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::collect::projects::{
     PROJECTS_PREFIX, ProjectSelection, ProjectsOptions, SOURCE, collect_projects,
 };
 use crate::oc::{Oc, OcError};
+use crate::outln;
 use crate::restore::project::apply::{ApplyResult, ApplyStatus, apply_plan, has_failures};
 use crate::restore::project::{
     PlanOptions, ProjectPlan, ProjectSummary, list_projects, plan_project, write_plan,
@@ -107,7 +108,7 @@ fn list(args: ListArgs) -> CmdResult {
         return Ok(Outcome::Ok);
     }
     if projects.is_empty() {
-        println!("no project exports in this archive");
+        outln!("no project exports in this archive");
     }
     for p in &projects {
         print_project(p);
@@ -115,7 +116,7 @@ fn list(args: ListArgs) -> CmdResult {
     if let Some(s) = source {
         for key in ["reason", "error"] {
             if let Some(text) = s.details.get(key).and_then(|v| v.as_str()) {
-                println!("source projects {}: {text}", s.status.as_str());
+                outln!("source projects {}: {text}", s.status.as_str());
             }
         }
     }
@@ -123,7 +124,7 @@ fn list(args: ListArgs) -> CmdResult {
 }
 
 fn print_project(p: &ProjectSummary) {
-    println!(
+    outln!(
         "{}: {} in {}",
         p.name,
         plural(p.objects, "object"),
@@ -131,7 +132,7 @@ fn print_project(p: &ProjectSummary) {
     );
     for f in &p.files {
         let count = f.objects.map_or("?".to_string(), |n| n.to_string());
-        println!("  {:<48} {count:>5}", f.rel);
+        outln!("  {:<48} {count:>5}", f.rel);
     }
     let short = |path: &str| {
         let prefix = format!("{PROJECTS_PREFIX}{}/", p.name);
@@ -140,10 +141,10 @@ fn print_project(p: &ProjectSummary) {
             .to_string()
     };
     for s in &p.skipped {
-        println!("  skipped {}: {}", short(&s.path), s.reason);
+        outln!("  skipped {}: {}", short(&s.path), s.reason);
     }
     for f in &p.failed {
-        println!("  failed {}: {}", short(&f.path), f.reason);
+        outln!("  failed {}: {}", short(&f.path), f.reason);
     }
 }
 
@@ -184,7 +185,7 @@ fn restore(args: RestoreArgs) -> CmdResult {
     };
     let plan = plan_project(&mut reader, &args.project, options)?;
     for s in &plan.skipped {
-        println!("left out {} {}: {}", s.kind, s.name, s.reason);
+        outln!("left out {} {}: {}", s.kind, s.name, s.reason);
     }
     for d in &plan.duplicates {
         println!(
@@ -200,7 +201,7 @@ fn restore(args: RestoreArgs) -> CmdResult {
         None => apply(&plan, &args)?,
     };
     for w in &plan.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
     Ok(if failed || !plan.warnings.is_empty() {
         Outcome::Findings
@@ -212,9 +213,9 @@ fn restore(args: RestoreArgs) -> CmdResult {
 fn write_output(plan: &ProjectPlan, dir: &Path) -> Result<(), CliError> {
     write_plan(plan, dir)?;
     for o in &plan.objects {
-        println!("{:<56} {} {}", o.file, o.kind, o.name);
+        outln!("{:<56} {} {}", o.file, o.kind, o.name);
     }
-    println!(
+    outln!(
         "project {}: {} listed: {} written to {}, {} left out, {}; create them with: oc create -f {}",
         plan.project,
         plural(plan.listed as u64, "object"),
@@ -238,7 +239,7 @@ fn apply(plan: &ProjectPlan, args: &RestoreArgs) -> Result<bool, CliError> {
     let oc = Oc::new(&args.oc, args.kubeconfig.as_deref());
     let results = apply_plan(plan, &dir, &oc, &mut print_result).map_err(apply_error)?;
     let count = |f: fn(&ApplyStatus) -> bool| results.iter().filter(|r| f(&r.status)).count();
-    println!(
+    outln!(
         "project {}: {} listed: {} created, {} skipped (already exist), {} failed, {} left out, {}",
         plan.project,
         plural(plan.listed as u64, "object"),
@@ -260,9 +261,9 @@ fn plural(n: u64, what: &str) -> String {
 fn print_result(r: &ApplyResult) {
     let what = format!("{}/{}", r.kind.to_ascii_lowercase(), r.name);
     match &r.status {
-        ApplyStatus::Created => println!("created {what}"),
-        ApplyStatus::Skipped(_) => println!("skipped {what}: already exists"),
-        ApplyStatus::Failed(m) => println!("failed  {what}: {m}"),
+        ApplyStatus::Created => outln!("created {what}"),
+        ApplyStatus::Skipped(_) => outln!("skipped {what}: already exists"),
+        ApplyStatus::Failed(m) => outln!("failed  {what}: {m}"),
     }
 }
 

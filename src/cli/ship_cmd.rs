@@ -3,7 +3,10 @@
 use super::output::{human_bytes, print_json};
 use super::progress::{ProgressMode, TransferBar};
 use super::{CliError, CmdResult, Outcome};
-use crate::ship::{self, Destination, PutOutcome, Retention, S3Options, parse_archive_name};
+use crate::outln;
+use crate::ship::{
+    self, Destination, Missing, PutOutcome, Retention, S3Options, parse_archive_name,
+};
 use std::path::{Path, PathBuf};
 
 /// Where archives go: a directory or s3://bucket/prefix.
@@ -15,11 +18,17 @@ pub struct S3Args {
 }
 
 impl S3Args {
-    pub fn open_dest(&self, dest: &str) -> Result<Box<dyn Destination>, CliError> {
+    /// Opens a destination; `missing` says what a directory that does not exist
+    /// becomes (created for `ship`, "does not exist" for `list`, `prune`, `fetch`).
+    pub fn open_dest(
+        &self,
+        dest: &str,
+        missing: Missing,
+    ) -> Result<Box<dyn Destination>, CliError> {
         let opts = S3Options {
             endpoint: self.s3_endpoint.clone(),
         };
-        Ok(ship::open_destination(dest, &opts)?)
+        Ok(ship::open_destination(dest, &opts, missing)?)
     }
 }
 
@@ -108,12 +117,12 @@ impl ShippedInfo {
 
 pub fn ship(args: ShipArgs, progress: &ProgressMode) -> CmdResult {
     let (dest_arg, archives) = args.items.split_last().expect("clap requires two items");
-    let dest = args.s3.open_dest(dest_arg)?;
+    let dest = args.s3.open_dest(dest_arg, Missing::Create)?;
     let mut results = Vec::new();
     for a in archives {
         let info = ship_one(Path::new(a), dest.as_ref(), progress)?;
         if !args.json {
-            println!("{}", info.line());
+            outln!("{}", info.line());
         }
         results.push(info.json());
     }
@@ -145,7 +154,9 @@ struct Listed {
 }
 
 pub fn list(args: ListArgs) -> CmdResult {
-    let dest = args.s3.open_dest(&args.dest)?;
+    let dest = args
+        .s3
+        .open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
     let mut rows: Vec<Listed> = dest
         .list()?
         .into_iter()
@@ -154,7 +165,7 @@ pub fn list(args: ListArgs) -> CmdResult {
             Some(Listed {
                 host: n.host,
                 time: n.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                encrypted: n.encrypted,
+                encrypted: r.encrypted,
                 name: r.name,
                 size: r.size,
                 sha256: r.sha256,
@@ -169,10 +180,10 @@ pub fn list(args: ListArgs) -> CmdResult {
     let mut host = "";
     for r in &rows {
         if r.host != host {
-            println!("{}:", r.host);
+            outln!("{}:", r.host);
             host = &r.host;
         }
-        println!(
+        outln!(
             "  {}  {:>10}  {}  {}{}",
             r.time,
             human_bytes(r.size),
@@ -190,7 +201,7 @@ pub fn list(args: ListArgs) -> CmdResult {
         );
     }
     if rows.is_empty() {
-        println!("no archives at {}", dest.describe());
+        outln!("no archives at {}", dest.describe());
     }
     Ok(Outcome::Ok)
 }
@@ -199,7 +210,7 @@ pub fn list(args: ListArgs) -> CmdResult {
 pub struct FetchArgs {
     /// DEST/NAME: a directory or s3://bucket/prefix, then the archive name.
     pub source: String,
-    /// Directory to download into.
+    /// Directory to download into (created, mode 0700, when missing).
     #[arg(long, short = 'o', default_value = ".")]
     pub output: PathBuf,
     #[command(flatten)]
@@ -213,14 +224,20 @@ pub fn fetch(args: FetchArgs, progress: &ProgressMode) -> CmdResult {
         .filter(|(_, n)| !n.is_empty())
         .ok_or_else(|| CliError::new(format!("{}: expected DEST/NAME", args.source)))?;
     let dest_arg = if dest_arg.is_empty() { "/" } else { dest_arg };
-    let dest = args.s3.open_dest(dest_arg)?;
-    let path = {
+    let dest = args
+        .s3
+        .open_dest(dest_arg, Missing::Refuse { s3_hint: true })?;
+    let (path, outcome) = {
         let mut bar = TransferBar::new(progress, format!("fetching {name}"));
         dest.fetch(name, &args.output, &mut |done, total| {
             bar.update(done, total)
         })?
     };
-    println!("fetched {} (SHA-256 verified)", path.display());
+    let what = match outcome {
+        PutOutcome::Uploaded => "fetched",
+        PutOutcome::AlreadyPresent => "already present:",
+    };
+    outln!("{what} {} (SHA-256 verified)", path.display());
     Ok(Outcome::Ok)
 }
 
@@ -253,7 +270,9 @@ pub fn prune(args: PruneArgs) -> CmdResult {
             "prune: give at least one of --keep-last, --keep-daily, --keep-weekly",
         ));
     }
-    let dest = args.s3.open_dest(&args.dest)?;
+    let dest = args
+        .s3
+        .open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
     let policy = Retention {
         keep_last: args.keep_last,
         keep_daily: args.keep_daily,
@@ -274,9 +293,9 @@ pub fn prune(args: PruneArgs) -> CmdResult {
             "deleted"
         };
         for name in &delete {
-            println!("{verb} {name}");
+            outln!("{verb} {name}");
         }
-        println!("prune: kept {}, {verb} {}", keep.len(), delete.len());
+        outln!("prune: kept {}, {verb} {}", keep.len(), delete.len());
     }
     Ok(Outcome::Ok)
 }

@@ -6,6 +6,7 @@ use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveWriter, HostFacts, SourceReport, WriteStats, WriterOptions};
 use crate::collect::{files, host};
 use crate::crypto::{self, EncryptKey};
+use crate::outln;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,8 @@ pub struct SnapshotArgs {
     /// Collect from DIR as if it were / (archive paths stay absolute).
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
-    /// Directory for <hostname>-<UTC time>.ocpvault, or the archive file name.
+    /// Directory for <hostname>-<UTC time>.ocpvault[.age] (created, mode 0700, when
+    /// missing), or the archive file name when it ends in .ocpvault or .ocpvault.age.
     #[arg(long, short = 'o', value_name = "DIR|FILE", default_value = ".")]
     pub output: PathBuf,
     /// Add a path (absolute, as on the host); repeatable.
@@ -95,7 +97,7 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     let ship_dest = args
         .ship
         .as_ref()
-        .map(|d| args.s3.open_dest(d))
+        .map(|d| args.s3.open_dest(d, crate::ship::Missing::Create))
         .transpose()?;
     let final_path = archive_path(&args.output, &hostname, &now, key.is_some())?;
     let threads = args
@@ -163,8 +165,12 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     };
     let mut options = serde_json::Map::new();
     options.insert("compression_level".into(), args.level.into());
-    let (path, stats) = writer.finish(facts, options)?;
-    sources.sort_by(|a, b| a.name.cmp(&b.name));
+    let (path, mut stats) = writer.finish(facts, options)?;
+    // The size on disk (for an age file, the encrypted size, not the plain stream).
+    stats.archive_size = std::fs::metadata(&path)
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?
+        .len();
+    // Sources stay in capture order, the archive's order, as `info` shows them.
     let mut warnings = warnings;
     let no_files = sources.iter().any(|s| s.name == "files" && s.captured == 0);
     if no_files {
@@ -196,7 +202,7 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     } else {
         print_summary(&summary);
         if let Some(s) = &shipped {
-            println!("{}", s.line());
+            outln!("{}", s.line());
         }
     }
     Ok(outcome)
@@ -238,10 +244,39 @@ fn archive_path(
         "ocpvault"
     };
     let name = format!("{hostname}-{}.{ext}", now.format("%Y%m%dT%H%M%SZ"));
-    if output.is_dir() {
+    let text = output.to_string_lossy();
+    let names_file =
+        !text.ends_with('/') && (text.ends_with(".ocpvault") || text.ends_with(".ocpvault.age"));
+    if output.is_dir() || !names_file {
+        // A directory, existing or not: create it (0700, parents too) and write inside.
+        crate::ship::create_private_dir(output).map_err(|e| {
+            let why = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                "exists and is not a directory".to_string()
+            } else {
+                format!("cannot create the directory: {e}")
+            };
+            CliError::new(format!("--output {}: {why}", output.display()))
+                .hint("an output that does not end in .ocpvault or .ocpvault.age is a directory")
+        })?;
         return Ok(output.join(name));
     }
-    if output.exists() {
+    if text.ends_with(".ocpvault.age") != encrypted {
+        let (has, wants) = if encrypted {
+            ("is encrypted", ".ocpvault.age")
+        } else {
+            ("is not encrypted", ".ocpvault")
+        };
+        return Err(CliError::new(format!(
+            "--output {}: the archive {has}, so its name must end in {wants}",
+            output.display()
+        ))
+        .hint(if encrypted {
+            "name it X.ocpvault.age, or give a directory"
+        } else {
+            "pass --recipient, --recipients-file or --passphrase to encrypt, or name it X.ocpvault"
+        }));
+    }
+    if std::fs::symlink_metadata(output).is_ok() {
         return Err(CliError::new(format!(
             "--output {}: a file with that name exists; ocpvault never overwrites an archive",
             output.display()
@@ -253,15 +288,15 @@ fn archive_path(
             output.display(),
             p.display()
         ))
-        .hint("create the directory first, or pass an existing directory")),
+        .hint("create the directory first, or pass a directory as --output")),
         _ => Ok(output.to_path_buf()),
     }
 }
 
 fn print_summary(s: &Summary) {
     let st = s.stats;
-    println!("archive: {}", s.archive);
-    println!(
+    outln!("archive: {}", s.archive);
+    outln!(
         "entries: {}  objects: {}  read: {}  stored: {}  saved by dedup: {}  archive size: {}",
         st.entries,
         st.objects,
@@ -270,36 +305,8 @@ fn print_summary(s: &Summary) {
         human_bytes(st.dedup_saved),
         human_bytes(st.archive_size)
     );
-    for src in s.sources {
-        let missing = src.skipped.iter().filter(|i| i.reason == "missing").count();
-        let other: Vec<_> = src
-            .skipped
-            .iter()
-            .filter(|i| i.reason != "missing")
-            .collect();
-        println!(
-            "source {}: {} ({} captured, {} missing, {} skipped, {} failed)",
-            src.name,
-            src.status.as_str(),
-            src.captured,
-            missing,
-            other.len(),
-            src.failed.len()
-        );
-        for i in &other {
-            println!("  skipped {}: {}", i.path, i.reason);
-        }
-        for f in &src.failed {
-            println!("  failed {}: {}", f.path, f.error);
-        }
-        if let Some(reason) = src.details.get("reason").and_then(|v| v.as_str()) {
-            println!("  {reason}");
-        }
-        if let Some(err) = src.details.get("error").and_then(|v| v.as_str()) {
-            println!("  error: {err}");
-        }
-    }
+    super::archive_cmds::print_sources(s.sources);
     for w in &s.warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
 }

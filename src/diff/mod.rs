@@ -8,13 +8,18 @@
 //! shortcut would miss edits by tools that keep times (`cp -p`, rpm, restore
 //! itself). Owners are compared the way restore applies them (by name when the
 //! name exists on this host, else by number) so a restore followed by a diff is
-//! clean. Modification times are not compared. A path that cannot be read is not
-//! a difference: it is recorded in `errors` and the caller decides.
+//! clean. The modification time of a file whose content is unchanged is compared
+//! too (`mtime`, as `tar --diff` does), unless `ignore_mtime`; a content change
+//! already says the file changed, so its mtime is not reported again. A path that
+//! cannot be read is not a difference: it is recorded in `errors` and the caller
+//! decides.
 
 mod walk;
 
 use crate::accounts::Accounts;
-use crate::archive::{ArchiveReader, ByteString, Entry, EntryType, ObjectId, format_mode};
+use crate::archive::{
+    ArchiveReader, ByteString, Entry, EntryType, ObjectId, format_mode, format_time, parse_time,
+};
 use crate::collect::files::read_xattrs;
 use crate::restore::hash_file;
 use crate::restore::meta::owner_for;
@@ -38,6 +43,8 @@ pub struct DiffOptions {
     pub paths: Vec<String>,
     /// Compare owners by number only (restore's `--numeric-owner`).
     pub numeric_owner: bool,
+    /// Do not report modification times.
+    pub ignore_mtime: bool,
 }
 
 /// The kind of one difference.
@@ -64,6 +71,8 @@ pub enum Change {
     Label,
     /// Any other xattr was added, removed or changed.
     Xattr,
+    /// The modification time of a file with unchanged content differs.
+    Mtime,
 }
 
 impl Change {
@@ -79,6 +88,7 @@ impl Change {
             Self::Group => "group",
             Self::Label => "label",
             Self::Xattr => "xattr",
+            Self::Mtime => "mtime",
         }
     }
 }
@@ -161,6 +171,7 @@ pub fn diff_archive(reader: &ArchiveReader, opts: &DiffOptions) -> DiffReport {
             entries: &entries,
             accounts: &accounts,
             numeric_owner: opts.numeric_owner,
+            ignore_mtime: opts.ignore_mtime,
         };
         compare_entry(&ctx, entry, &host_path(&opts.root, path), &mut report);
     }
@@ -194,6 +205,7 @@ struct EntryContext<'a> {
     entries: &'a BTreeMap<&'a [u8], &'a Entry>,
     accounts: &'a Accounts,
     numeric_owner: bool,
+    ignore_mtime: bool,
 }
 
 fn compare_entry(ctx: &EntryContext, entry: &Entry, host: &Path, report: &mut DiffReport) {
@@ -317,7 +329,11 @@ fn compare_content(
         return;
     }
     match hash_file(host) {
-        Ok(id) if id == object => {}
+        Ok(id) if id == object => {
+            if !ctx.ignore_mtime {
+                compare_mtime(entry, meta, report);
+            }
+        }
         Ok(id) => report.push(
             Change::Content,
             path,
@@ -325,6 +341,19 @@ fn compare_content(
             Some(id.to_string()),
         ),
         Err(e) => report.error(path, e),
+    }
+}
+
+/// Reports a modification time that differs from the archived one, to the nanosecond.
+fn compare_mtime(entry: &Entry, meta: &Metadata, report: &mut DiffReport) {
+    let current = (meta.mtime(), meta.mtime_nsec() as u32);
+    if parse_time(&entry.mtime) != Some(current) {
+        report.push(
+            Change::Mtime,
+            entry.path.as_bytes(),
+            Some(entry.mtime.clone()),
+            Some(format_time(current.0, current.1)),
+        );
     }
 }
 

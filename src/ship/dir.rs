@@ -13,13 +13,54 @@ pub struct DirDest {
     dir: PathBuf,
 }
 
+/// What opening a directory destination does when the directory is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Create it (mode 0700, parents as needed): `ship`, `fetch -o`.
+    Create,
+    /// Refuse with "does not exist"; `s3_hint` adds the s3:// alternative where the
+    /// command also takes S3 destinations (`list`, `prune`).
+    Refuse { s3_hint: bool },
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (files ocpvault creates are
+/// private); an existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 impl DirDest {
-    pub fn open(dir: &Path) -> Result<Self, ShipError> {
-        if !dir.is_dir() {
-            return Err(ShipError::Dest {
-                dest: dir.display().to_string(),
-                why: "not a directory (create it first, or use s3://bucket/prefix)".into(),
-            });
+    pub fn open(dir: &Path, missing: Missing) -> Result<Self, ShipError> {
+        let fail = |why: String| ShipError::Dest {
+            dest: dir.display().to_string(),
+            why,
+        };
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(fail("not a directory".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match missing {
+                Missing::Create => create_private_dir(dir).map_err(|e| ShipError::Io {
+                    path: dir.into(),
+                    source: e,
+                })?,
+                Missing::Refuse { s3_hint } => {
+                    return Err(fail(if s3_hint {
+                        "does not exist (a destination is a directory or s3://bucket/prefix)".into()
+                    } else {
+                        "does not exist".into()
+                    }));
+                }
+            },
+            Err(e) => {
+                return Err(ShipError::Io {
+                    path: dir.into(),
+                    source: e,
+                });
+            }
         }
         Ok(Self { dir: dir.into() })
     }
@@ -38,12 +79,17 @@ impl DirDest {
     }
 
     /// Writes `dir/name` through a temporary file: `copy` fills it, it is fsynced,
-    /// checked against `expect` (SHA-256, size) when given, then renamed into place.
+    /// checked against `expect` (SHA-256, size) when given, then placed under its
+    /// name. An archive (`replace` false) is placed with the archive writer's
+    /// no-replace primitive, so an existing name is never overwritten, even by a
+    /// concurrent run (`ShipError::Conflict`); a sidecar (`replace` true), which only
+    /// restates the archive's hash, may replace a stale one.
     fn write_atomic(
         &self,
         name: &str,
         copy: impl FnOnce(&mut File) -> std::io::Result<()>,
         expect: Option<(&ObjectId, u64)>,
+        replace: bool,
     ) -> Result<(), ShipError> {
         let final_path = self.dir.join(name);
         let mut tmp = tempfile::Builder::new()
@@ -64,13 +110,66 @@ impl DirDest {
                 });
             }
         }
-        tmp.persist(&final_path).map_err(|e| ShipError::Io {
-            path: final_path.clone(),
-            source: e.error,
-        })?;
+        if replace {
+            tmp.persist(&final_path).map_err(|e| ShipError::Io {
+                path: final_path.clone(),
+                source: e.error,
+            })?;
+        } else {
+            let tmp = tmp.into_temp_path();
+            match crate::archive::place_noreplace(&tmp, &final_path) {
+                // Placed: the temporary name is gone, nothing left to clean up.
+                Ok(()) => drop(tmp.keep()),
+                Err(rustix::io::Errno::EXIST) => {
+                    return Err(ShipError::Conflict {
+                        dest: self.describe(),
+                        name: name.into(),
+                    });
+                }
+                Err(e) => return Err(self.io(&final_path)(e.into())),
+            }
+        }
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(self.io(&self.dir))
+    }
+
+    /// True when `dir/name` exists with exactly this content.
+    fn holds(&self, name: &str, sha256: &ObjectId, size: u64) -> Result<bool, ShipError> {
+        let path = self.dir.join(name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(false);
+        }
+        let (have, have_size) = super::hash_local(&path)?;
+        Ok(have == *sha256 && have_size == size)
+    }
+
+    /// Places a new archive `name` filled by `copy`, or finds the identical archive
+    /// already there (also when a concurrent run placed it first); a different file
+    /// under that name is a conflict and stays untouched.
+    fn place_archive(
+        &self,
+        name: &str,
+        copy: impl FnOnce(&mut File) -> std::io::Result<()>,
+        sha256: &ObjectId,
+        size: u64,
+    ) -> Result<PutOutcome, ShipError> {
+        if self.holds(name, sha256, size)? {
+            return Ok(PutOutcome::AlreadyPresent);
+        }
+        if std::fs::symlink_metadata(self.dir.join(name)).is_ok() {
+            return Err(ShipError::Conflict {
+                dest: self.describe(),
+                name: name.into(),
+            });
+        }
+        match self.write_atomic(name, copy, Some((sha256, size)), false) {
+            Err(ShipError::Conflict { .. }) if self.holds(name, sha256, size)? => {
+                Ok(PutOutcome::AlreadyPresent)
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok(PutOutcome::Uploaded),
+        }
     }
 }
 
@@ -81,25 +180,21 @@ impl DirDest {
             &format!("{name}.sha256"),
             |f| f.write_all(text.as_bytes()),
             None,
+            true,
         )
     }
 
-    /// Stores a local file (used by S3 fetch to land downloads atomically).
+    /// Lands a download as `name` (fetch from a directory or S3): verified against
+    /// `expect`, never replacing a file; an identical file already there is
+    /// `AlreadyPresent`.
     pub fn land(
         &self,
         name: &str,
         copy: impl FnOnce(&mut File) -> std::io::Result<()>,
         expect: (&ObjectId, u64),
-    ) -> Result<PathBuf, ShipError> {
-        let final_path = self.dir.join(name);
-        if final_path.exists() {
-            return Err(ShipError::Conflict {
-                dest: self.describe(),
-                name: name.into(),
-            });
-        }
-        self.write_atomic(name, copy, Some(expect))?;
-        Ok(final_path)
+    ) -> Result<(PathBuf, PutOutcome), ShipError> {
+        let outcome = self.place_archive(name, copy, expect.0, expect.1)?;
+        Ok((self.dir.join(name), outcome))
     }
 }
 
@@ -130,28 +225,17 @@ impl Destination for DirDest {
         size: u64,
         sent: &mut dyn FnMut(u64),
     ) -> Result<PutOutcome, ShipError> {
-        let final_path = self.dir.join(name);
-        if final_path.exists() {
-            let (have, have_size) = super::hash_local(&final_path)?;
-            if have == *sha256 && have_size == size {
-                if self.read_sidecar(name).as_deref() != Some(&sha256.to_hex()) {
-                    self.write_sidecar(name, sha256)?;
-                }
-                return Ok(PutOutcome::AlreadyPresent);
-            }
-            return Err(ShipError::Conflict {
-                dest: self.describe(),
-                name: name.into(),
-            });
-        }
         let mut src = File::open(local).map_err(self.io(local))?;
-        self.write_atomic(
+        let outcome = self.place_archive(
             name,
             |f| copy_reporting(&mut src, f, sent).map(|_| ()),
-            Some((sha256, size)),
+            sha256,
+            size,
         )?;
-        self.write_sidecar(name, sha256)?;
-        Ok(PutOutcome::Uploaded)
+        if self.read_sidecar(name).as_deref() != Some(&sha256.to_hex()) {
+            self.write_sidecar(name, sha256)?;
+        }
+        Ok(outcome)
     }
 
     fn list(&self) -> Result<Vec<RemoteArchive>, ShipError> {
@@ -163,8 +247,10 @@ impl Destination for DirDest {
                 continue;
             }
             let size = e.metadata().map_err(self.io(&e.path()))?.len();
+            let encrypted = crate::crypto::is_age_file(&e.path()).map_err(self.io(&e.path()))?;
             out.push(RemoteArchive {
                 sha256: self.read_sidecar(&name),
+                encrypted,
                 name,
                 size,
             });
@@ -178,34 +264,35 @@ impl Destination for DirDest {
         name: &str,
         out_dir: &Path,
         got: &mut dyn FnMut(u64, u64),
-    ) -> Result<PathBuf, ShipError> {
+    ) -> Result<(PathBuf, PutOutcome), ShipError> {
         let src = self.dir.join(name);
+        let size = match std::fs::metadata(&src) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ShipError::NotFound {
+                    dest: self.describe(),
+                    name: name.into(),
+                });
+            }
+            Err(e) => return Err(self.io(&src)(e)),
+        };
         let expect = self.read_sidecar(name).ok_or_else(|| ShipError::Verify {
             dest: self.describe(),
             name: name.into(),
             why: "no .sha256 sidecar".into(),
         })?;
-        let local = DirDest::open(out_dir)?;
-        let final_path = out_dir.join(name);
-        if final_path.exists() {
-            return Err(ShipError::Conflict {
-                dest: out_dir.display().to_string(),
-                name: name.into(),
-            });
-        }
         let expect_id: ObjectId = expect.parse().map_err(|_| ShipError::Verify {
             dest: self.describe(),
             name: name.into(),
             why: "unreadable sidecar".into(),
         })?;
-        let size = std::fs::metadata(&src).map_err(self.io(&src))?.len();
+        let local = DirDest::open(out_dir, Missing::Create)?;
         let mut f = File::open(&src).map_err(self.io(&src))?;
-        local.write_atomic(
+        local.land(
             name,
             |t| copy_reporting(&mut f, t, &mut |done| got(done, size)).map(|_| ()),
-            Some((&expect_id, size)),
-        )?;
-        Ok(final_path)
+            (&expect_id, size),
+        )
     }
 
     fn delete(&self, name: &str) -> Result<(), ShipError> {
@@ -217,5 +304,44 @@ impl Destination for DirDest {
 
     fn describe(&self) -> String {
         self.dir.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_archive_is_never_placed_over_an_existing_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = DirDest::open(tmp.path(), Missing::Refuse { s3_hint: false }).unwrap();
+        let name = "m0-20261122T010000Z.ocpvault";
+        // Another run placed its archive between any check and our rename.
+        std::fs::write(tmp.path().join(name), b"theirs").unwrap();
+        let data = b"ours";
+        let id = ObjectId::of_bytes(data);
+        let r = dest.write_atomic(name, |f| f.write_all(data), Some((&id, 4)), false);
+        assert!(matches!(r, Err(ShipError::Conflict { .. })), "{r:?}");
+        assert_eq!(std::fs::read(tmp.path().join(name)).unwrap(), b"theirs");
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn missing_directories_are_created_private_or_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let new = tmp.path().join("a/b");
+        let e = DirDest::open(&new, Missing::Refuse { s3_hint: true })
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        DirDest::open(&new, Missing::Create).unwrap();
+        let mode = std::fs::metadata(&new).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let file = tmp.path().join("f");
+        std::fs::write(&file, b"").unwrap();
+        let e = DirDest::open(&file, Missing::Create).err().unwrap();
+        assert!(e.to_string().contains("not a directory"), "{e}");
     }
 }

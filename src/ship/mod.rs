@@ -13,6 +13,7 @@ mod dir;
 pub mod names;
 mod s3;
 
+pub use dir::{Missing, create_private_dir};
 pub use names::{ArchiveName, parse_archive_name};
 
 use crate::archive::ObjectId;
@@ -25,6 +26,8 @@ pub enum ShipError {
     Dest { dest: String, why: String },
     #[error("{dest}: {name} already exists there with different content; refusing to overwrite")]
     Conflict { dest: String, name: String },
+    #[error("{dest}: {name}: not found")]
+    NotFound { dest: String, name: String },
     #[error("{dest}: {name}: verification failed: {why}")]
     Verify {
         dest: String,
@@ -45,6 +48,8 @@ pub struct RemoteArchive {
     pub name: String,
     pub size: u64,
     pub sha256: Option<String>,
+    /// Decided from the file's first bytes (the age header), not from its name.
+    pub encrypted: bool,
 }
 
 /// What happened to one upload.
@@ -69,14 +74,15 @@ pub trait Destination {
     ) -> Result<PutOutcome, ShipError>;
     /// Every archive there (files whose names parse as archive names).
     fn list(&self) -> Result<Vec<RemoteArchive>, ShipError>;
-    /// Downloads `name` into `out_dir`, verified against its sidecar; returns the path.
-    /// `got` gets (bytes received so far, total size), for a progress bar.
+    /// Downloads `name` into `out_dir` (created 0700 when missing), verified against
+    /// its sidecar; returns the path, and `AlreadyPresent` when an identical file was
+    /// there already. `got` gets (bytes received so far, total size), for a progress bar.
     fn fetch(
         &self,
         name: &str,
         out_dir: &Path,
         got: &mut dyn FnMut(u64, u64),
-    ) -> Result<PathBuf, ShipError>;
+    ) -> Result<(PathBuf, PutOutcome), ShipError>;
     /// Deletes `name` and its sidecar.
     fn delete(&self, name: &str) -> Result<(), ShipError>;
     /// The destination as the user wrote it, for messages.
@@ -90,8 +96,13 @@ pub struct S3Options {
     pub endpoint: Option<String>,
 }
 
-/// Opens `dest`: `s3://bucket/prefix` or a directory path.
-pub fn open_destination(dest: &str, s3: &S3Options) -> Result<Box<dyn Destination>, ShipError> {
+/// Opens `dest`: `s3://bucket/prefix` or a directory path; `missing` says what a
+/// directory that does not exist becomes.
+pub fn open_destination(
+    dest: &str,
+    s3: &S3Options,
+    missing: Missing,
+) -> Result<Box<dyn Destination>, ShipError> {
     if let Some(rest) = dest.strip_prefix("s3://") {
         return Ok(Box::new(s3::S3Dest::open(rest, s3)?));
     }
@@ -101,7 +112,7 @@ pub fn open_destination(dest: &str, s3: &S3Options) -> Result<Box<dyn Destinatio
             why: "unsupported URL scheme; use a directory or s3://bucket/prefix".into(),
         });
     }
-    Ok(Box::new(dir::DirDest::open(Path::new(dest))?))
+    Ok(Box::new(dir::DirDest::open(Path::new(dest), missing)?))
 }
 
 /// The `sha256sum`-format sidecar for an archive.
@@ -199,6 +210,7 @@ mod tests {
             name: name.into(),
             size: 1,
             sha256: None,
+            encrypted: false,
         }
     }
 

@@ -22,6 +22,30 @@ use std::path::{Path, PathBuf};
 const PART_SIZE: usize = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 
+/// The EC2 instance metadata service, object_store's last source of credentials.
+const INSTANCE_METADATA_ADDR: &str = "169.254.169.254";
+
+/// The AWS credential variables that are unset, when no environment source of
+/// credentials is complete (static keys, web identity, or a container endpoint).
+fn missing_credential_vars() -> Option<String> {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+    let complete = (set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY"))
+        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    if complete {
+        return None;
+    }
+    let missing: Vec<&str> = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .into_iter()
+        .filter(|v| !set(v))
+        .collect();
+    Some(match missing.as_slice() {
+        [one] => one.to_string(),
+        many => many.join(" and "),
+    })
+}
+
 pub struct S3Dest {
     store: AmazonS3,
     bucket: String,
@@ -84,9 +108,19 @@ impl S3Dest {
     }
 
     fn err(&self, e: impl std::fmt::Display) -> ShipError {
+        let why = e.to_string();
+        // With no credentials in the environment, object_store falls back to the EC2
+        // instance metadata service; off EC2 its failure names only that address,
+        // which tells the user nothing. Name the variables that were missing instead.
+        let why = match missing_credential_vars() {
+            Some(missing) if why.contains(INSTANCE_METADATA_ADDR) => format!(
+                "no S3 credentials: {missing} not set, and no instance role answered at {INSTANCE_METADATA_ADDR}"
+            ),
+            _ => why,
+        };
         ShipError::Dest {
             dest: self.describe(),
-            why: e.to_string(),
+            why,
         }
     }
 
@@ -226,8 +260,14 @@ impl Destination for S3Dest {
             if parse_archive_name(&name).is_none() {
                 continue;
             }
+            let head_len = m.size.min(crate::crypto::AGE_MAGIC.len() as u64);
+            let head = self
+                .rt
+                .block_on(self.store.get_range(&m.location, 0..head_len))
+                .map_err(|e| self.err(e))?;
             out.push(RemoteArchive {
                 sha256: self.read_sidecar(&name)?,
+                encrypted: crate::crypto::is_age_header(&head),
                 name,
                 size: m.size,
             });
@@ -241,20 +281,25 @@ impl Destination for S3Dest {
         name: &str,
         out_dir: &Path,
         got: &mut dyn FnMut(u64, u64),
-    ) -> Result<PathBuf, ShipError> {
+    ) -> Result<(PathBuf, PutOutcome), ShipError> {
+        let key = self.key(name);
+        let size = match self.rt.block_on(self.store.head(&key)) {
+            Ok(meta) => meta.size,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(ShipError::NotFound {
+                    dest: self.describe(),
+                    name: name.into(),
+                });
+            }
+            Err(e) => return Err(self.err(e)),
+        };
         let expect = self.read_sidecar(name)?.ok_or_else(|| ShipError::Verify {
             dest: self.describe(),
             name: name.into(),
             why: "no .sha256 sidecar".into(),
         })?;
         let expect_id: ObjectId = expect.parse().map_err(|_| self.err("unreadable sidecar"))?;
-        let key = self.key(name);
-        let size = self
-            .rt
-            .block_on(self.store.head(&key))
-            .map_err(|e| self.err(e))?
-            .size;
-        let local = DirDest::open(out_dir)?;
+        let local = DirDest::open(out_dir, super::Missing::Create)?;
         local.land(
             name,
             |f| {
