@@ -127,7 +127,7 @@ fn parse_with_config(args: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
         Err(e) => {
             eprintln!("ocpvault: {e}");
             if matches!(e, crate::config::ConfigError::Invalid { .. }) {
-                eprintln!("hint: formats/config.md lists every key and its type");
+                eprintln!("hint: {}", crate::config::INVALID_HINT);
             }
             return Err(2);
         }
