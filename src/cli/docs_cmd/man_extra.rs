@@ -568,7 +568,7 @@ mod tests {
         let mut pages = Vec::new();
         names(&Cli::command(), "", &mut pages);
         for p in &pages {
-            assert!(EXTRAS.iter().any(|e| &e.page == p), "no man extras for {p}");
+            assert!(EXTRAS.iter().any(|e| e.page == p), "no man extras for {p}");
         }
         for e in EXTRAS {
             assert!(pages.iter().any(|p| p == e.page), "{} is no page", e.page);
