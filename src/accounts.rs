@@ -23,12 +23,16 @@ impl Accounts {
     /// names. A symlink in place of either file is not followed: in a tree from
     /// another host it could name this host's file.
     pub fn load(etc: &Path) -> Self {
+        Self::from_files(&etc.join("passwd"), &etc.join("group"))
+    }
+
+    fn from_files(passwd: &Path, group: &Path) -> Self {
         let mut a = Self::default();
-        for (id, name) in parse(&etc.join("passwd")) {
+        for (id, name) in parse(passwd) {
             a.user_ids.entry(name.clone()).or_insert(id);
             a.users.entry(id).or_insert(name);
         }
-        for (id, name) in parse(&etc.join("group")) {
+        for (id, name) in parse(group) {
             a.group_ids.entry(name.clone()).or_insert(id);
             a.groups.entry(id).or_insert(name);
         }
@@ -50,6 +54,27 @@ impl Accounts {
         } else {
             Self::load(&root.join("etc"))
         }
+    }
+
+    /// The accounts that give a recorded name its id in the tree under `root`, for
+    /// comparing that tree with an archive (`diff --root`): the tree's own passwd and
+    /// group files where it has them (a tree from another host, as `snapshot --root`
+    /// read it), else this host's (a `restore --target` directory, written with this
+    /// host's ids).
+    pub fn of_tree_or_host(root: &Path) -> Self {
+        if is_host_root(root) {
+            return Self::host();
+        }
+        let etc = root.join("etc");
+        let pick = |name: &str| {
+            let own = etc.join(name);
+            if std::fs::symlink_metadata(&own).is_ok() {
+                own
+            } else {
+                Path::new("/etc").join(name)
+            }
+        };
+        Self::from_files(&pick("passwd"), &pick("group"))
     }
 
     pub fn user_name(&self, uid: u32) -> Option<String> {
@@ -142,6 +167,12 @@ mod tests {
         std::fs::remove_file(etc.join("passwd")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", etc.join("passwd")).unwrap();
         assert_eq!(Accounts::of_root(dir.path()).user_name(0), None);
+        // For comparing a tree: its own files, else this host's.
+        std::fs::remove_file(etc.join("passwd")).unwrap();
+        let cmp = Accounts::of_tree_or_host(dir.path());
+        assert_eq!(cmp.gid("wheel"), Some(0));
+        assert_eq!(cmp.uid("admin"), None);
+        assert_eq!(cmp.user_name(0), Accounts::host().user_name(0));
         // `/` is this host.
         let host = Accounts::host();
         assert_eq!(
