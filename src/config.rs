@@ -96,6 +96,10 @@ pub struct RetentionConfig {
     pub keep_weekly: Option<usize>,
 }
 
+/// The hint after an invalid file: where every key is documented on an installed
+/// host (man/ocpvault-config.5, the summary of formats/config.md).
+pub const INVALID_HINT: &str = "every key and its type: man 5 ocpvault-config";
+
 /// A configuration file that could not be used. Displays as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -5,7 +5,8 @@
 #
 #   testdata/make-host-tree.sh DIR
 #
-# Certificates are real (openssl, EC P-256), keys are 0600, kubeconfigs 0600. Owners,
+# Certificates are real (openssl, EC P-256), keys are 0600, kubeconfigs 0600; the
+# tree has its own etc/passwd and etc/group (the etcd user is 993:990). Owners,
 # SELinux labels (security.selinux), a POSIX ACL and a user.* xattr are applied when
 # running as root on a filesystem with xattr support; each step that cannot run here
 # is skipped with a printed reason. Includes a relative symlink and a hard link.
@@ -71,6 +72,82 @@ echo "Red Hat Enterprise Linux Server release 7.9 (Maipo)" | f /etc/redhat-relea
 f /etc/selinux/config 0644 <<'X'
 SELINUX=enforcing
 SELINUXTYPE=targeted
+X
+# The accounts of a RHEL 7.9 master: the base system's, and the etcd user that the etcd
+# rpm's %pre creates (useradd -r: the next free system id, 993/990 on this host).
+# `snapshot --root` names owners from these files, not from the machine running it.
+f /etc/passwd 0644 <<'X'
+root:x:0:0:root:/root:/bin/bash
+bin:x:1:1:bin:/bin:/sbin/nologin
+daemon:x:2:2:daemon:/sbin:/sbin/nologin
+adm:x:3:4:adm:/var/adm:/sbin/nologin
+lp:x:4:7:lp:/var/spool/lpd:/sbin/nologin
+sync:x:5:0:sync:/sbin:/bin/sync
+shutdown:x:6:0:shutdown:/sbin:/sbin/shutdown
+halt:x:7:0:halt:/sbin:/sbin/halt
+mail:x:8:12:mail:/var/spool/mail:/sbin/nologin
+operator:x:11:0:operator:/root:/sbin/nologin
+games:x:12:100:games:/usr/games:/sbin/nologin
+ftp:x:14:50:FTP User:/var/ftp:/sbin/nologin
+nobody:x:99:99:Nobody:/:/sbin/nologin
+systemd-network:x:192:192:systemd Network Management:/:/sbin/nologin
+dbus:x:81:81:System message bus:/:/sbin/nologin
+polkitd:x:999:998:User for polkitd:/:/sbin/nologin
+sshd:x:74:74:Privilege-separated SSH:/var/empty/sshd:/sbin/nologin
+postfix:x:89:89::/var/spool/postfix:/sbin/nologin
+chrony:x:998:996::/var/lib/chrony:/sbin/nologin
+tss:x:59:59:Account used by the trousers package to sandbox the tcsd daemon:/dev/null:/sbin/nologin
+rpc:x:32:32:Rpcbind Daemon:/var/lib/rpcbind:/sbin/nologin
+rpcuser:x:29:29:RPC Service User:/var/lib/nfs:/sbin/nologin
+nfsnobody:x:65534:65534:Anonymous NFS User:/var/lib/nfs:/sbin/nologin
+etcd:x:993:990:etcd user:/var/lib/etcd:/sbin/nologin
+cloud-user:x:1000:1000:Cloud User:/home/cloud-user:/bin/bash
+X
+f /etc/group 0644 <<'X'
+root:x:0:
+bin:x:1:
+daemon:x:2:
+sys:x:3:
+adm:x:4:cloud-user
+tty:x:5:
+disk:x:6:
+lp:x:7:
+mem:x:8:
+kmem:x:9:
+wheel:x:10:cloud-user
+cdrom:x:11:
+mail:x:12:postfix
+man:x:15:
+dialout:x:18:
+floppy:x:19:
+games:x:20:
+tape:x:33:
+video:x:39:
+ftp:x:50:
+lock:x:54:
+audio:x:63:
+nobody:x:99:
+users:x:100:
+utmp:x:22:
+utempter:x:35:
+input:x:999:
+systemd-journal:x:190:
+systemd-network:x:192:
+dbus:x:81:
+polkitd:x:998:
+ssh_keys:x:997:
+sshd:x:74:
+postdrop:x:90:
+postfix:x:89:
+chrony:x:996:
+tss:x:59:
+rpc:x:32:
+rpcuser:x:29:
+nfsnobody:x:65534:
+dockerroot:x:995:
+cgred:x:994:
+etcd:x:990:
+cloud-user:x:1000:
 X
 
 # --- /etc/origin/master --------------------------------------------------------------
@@ -171,6 +248,12 @@ kubeletClientInfo:
   certFile: master.kubelet-client.crt
   keyFile: master.kubelet-client.key
   port: 10250
+kubernetesMasterConfig:
+  apiServerArguments:
+    experimental-encryption-provider-config:
+    - /etc/origin/master/encryption-config.yaml
+    storage-backend:
+    - etcd3
 masterPublicURL: https://master-0.example.com:8443
 networkConfig:
   clusterNetworks:
@@ -195,6 +278,21 @@ servingInfo:
   certFile: master.server.crt
   clientCA: ca.crt
   keyFile: master.server.key
+X
+# Keys that decrypt every Secret stored in etcd (the 3.11 guide's "Encrypting data at
+# datastore layer"; master-config.yaml's experimental-encryption-provider-config).
+f $m/encryption-config.yaml 0600 <<'X'
+kind: EncryptionConfig
+apiVersion: v1
+resources:
+  - resources:
+    - secrets
+    providers:
+    - aescbc:
+        keys:
+        - name: key1
+          secret: c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==
+    - identity: {}
 X
 g=/etc/origin/generated-configs/master-master-0.example.com
 put master.server.crt $g/master.server.crt 0644; put master.server.key $g/master.server.key 0600
@@ -300,9 +398,13 @@ ETCD_PEER_CLIENT_CERT_AUTH=true
 ETCD_PEER_CERT_FILE=/etc/etcd/peer.crt
 ETCD_PEER_KEY_FILE=/etc/etcd/peer.key
 X
-put etcdca.crt $e/ca.crt 0644
-put peer.crt $e/peer.crt 0644; put peer.key $e/peer.key 0600
-put etcdserver.crt $e/server.crt 0644; put etcdserver.key $e/server.key 0600
+# openshift-ansible (roles/etcd, "Validate permissions on certificate files") makes
+# the member's certificates and keys 0600 and, where the etcd rpm created the etcd
+# user, owned by etcd:etcd, as /etc/etcd itself (0700).
+put etcdca.crt $e/ca.crt 0600
+put peer.crt $e/peer.crt 0600; put peer.key $e/peer.key 0600
+put etcdserver.crt $e/server.crt 0600; put etcdserver.key $e/server.key 0600
+chmod 0700 "$root$e"
 put etcdca.crt $e/ca/ca.crt 0644; put etcdca.key $e/ca/ca.key 0600
 echo 01 | f $e/ca/serial 0644; : | f $e/ca/index.txt 0644
 d $e/ca/certs; d $e/ca/crl; d $e/ca/fragments
@@ -405,10 +507,11 @@ find "$root" -exec touch -h -d '2026-11-01 10:00:00.123456789 UTC' {} +
 
 # --- Owners, labels, ACLs: need root and xattr support -------------------------------
 if [ "$(id -u)" != 0 ]; then
-  echo "make-host-tree: not root; skipping owners (etcd files owned by uid 993)" >&2
+  echo "make-host-tree: not root; skipping owners (/etc/etcd and its certificates owned by etcd, uid 993)" >&2
 else
   chown -R 0:0 "$root"
-  chown 993:990 "$root$e/peer.key" "$root$e/server.key"
+  chown 993:990 "$root$e" "$root$e/ca.crt" "$root$e/peer.crt" "$root$e/peer.key" \
+    "$root$e/server.crt" "$root$e/server.key"
 fi
 label() { # label path...
   local l=$1; shift

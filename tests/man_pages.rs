@@ -111,3 +111,103 @@ fn completions_name_every_subcommand() {
     let bad = ocpvault(&["completions", "tcsh"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The commands whose pages must carry examples (the others carry at least EXIT
+/// STATUS, FILES and SEE ALSO).
+const WITH_EXAMPLES: &[&str] = &[
+    "ocpvault.1",
+    "ocpvault-snapshot.1",
+    "ocpvault-restore.1",
+    "ocpvault-verify.1",
+    "ocpvault-ship.1",
+    "ocpvault-fetch.1",
+    "ocpvault-list.1",
+    "ocpvault-prune.1",
+    "ocpvault-diff.1",
+    "ocpvault-info.1",
+    "ocpvault-ls.1",
+    "ocpvault-cat.1",
+    "ocpvault-packages.1",
+    "ocpvault-etcd.1",
+    "ocpvault-project.1",
+];
+
+#[test]
+fn pages_have_examples_exit_status_files_and_see_also() {
+    let all = pages(&man_dir());
+    for name in &all {
+        let page = std::fs::read_to_string(man_dir().join(name)).unwrap();
+        let page = page.replace("\\-", "-");
+        for section in [".SH \"EXIT STATUS\"", ".SH FILES", ".SH \"SEE ALSO\""] {
+            assert!(page.contains(section), "man/{name} lacks {section}");
+        }
+        assert!(page.contains("/etc/ocpvault/config.toml"), "man/{name}");
+        assert!(page.contains(".B 2\n"), "man/{name} lacks exit status 2");
+        // Every ocpvault page named in SEE ALSO exists.
+        let see_also = &page[page.find(".SH \"SEE ALSO\"").unwrap()..];
+        let mut named = 0;
+        for word in see_also.split([',', '\n', ' ']) {
+            let word = word.trim_start_matches("\\fB");
+            if let Some((page, sec)) = word.split_once("\\fR(") {
+                if page.starts_with("ocpvault") {
+                    let file = format!("{page}.{}", sec.trim_end_matches([')', '.']));
+                    assert!(man_dir().join(&file).is_file(), "man/{name} names {file}");
+                    named += 1;
+                }
+            }
+        }
+        assert!(named > 0, "man/{name} names no other ocpvault page");
+    }
+    for name in WITH_EXAMPLES {
+        let page = std::fs::read_to_string(man_dir().join(name)).unwrap();
+        assert!(page.contains(".SH EXAMPLES"), "man/{name} lacks EXAMPLES");
+        // Examples come before VERSION, after clap's sections.
+        if let Some(v) = page.find(".SH VERSION") {
+            assert!(page.find(".SH EXAMPLES").unwrap() < v, "man/{name}");
+        }
+    }
+    let top = std::fs::read_to_string(man_dir().join("ocpvault.1")).unwrap();
+    assert!(top.contains("\\fBocpvault\\-config\\fR(5)"), "{top}");
+}
+
+#[test]
+fn the_config_page_names_every_key_and_the_error_hint_points_at_it() {
+    let spec =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("formats/config.md"))
+            .unwrap();
+    let page = std::fs::read_to_string(man_dir().join("ocpvault-config.5"))
+        .unwrap()
+        .replace("\\-", "-");
+    let keys: Vec<&str> = spec
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    assert!(keys.len() >= 19, "{keys:?}");
+    for key in keys {
+        assert!(
+            page.contains(&format!(".B {key}\n")),
+            "ocpvault-config.5 lacks {key}"
+        );
+    }
+    for path in [
+        "/etc/ocpvault/config.toml",
+        "/etc/ocpvault/config.json",
+        "OCPVAULT_CONFIG",
+    ] {
+        assert!(page.contains(path), "ocpvault-config.5 lacks {path}");
+    }
+    // A bad key's hint names the installed page, not a file of the source tree.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[retention]\nkeep_montly = 3\n").unwrap();
+    let out = ocpvault(&["--config", cfg.to_str().unwrap(), "list", "/nonexistent"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("keep_montly"), "{err}");
+    assert!(
+        err.contains("hint: ") && err.contains("man 5 ocpvault-config"),
+        "{err}"
+    );
+    assert!(!err.contains("formats/"), "{err}");
+}

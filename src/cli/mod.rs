@@ -147,7 +147,7 @@ fn parse_with_config(args: Vec<std::ffi::OsString>) -> Result<Cli, u8> {
         Err(e) => {
             let mut err = CliError::new(e.to_string());
             if matches!(e, crate::config::ConfigError::Invalid { .. }) {
-                err = err.hint("formats/config.md lists every key and its type");
+                err = err.hint(crate::config::INVALID_HINT);
             }
             output::print_error(&err);
             return Err(2);

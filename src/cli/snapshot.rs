@@ -223,13 +223,36 @@ fn secret_warnings(secret_files: &[String]) -> Vec<String> {
     if secret_files.is_empty() {
         return Vec::new();
     }
-    let shown: Vec<&str> = secret_files.iter().take(3).map(String::as_str).collect();
+    // What holds or unlocks every Secret of the cluster is always named, then up to
+    // three others.
+    let (every, others): (Vec<&str>, Vec<&str>) = secret_files
+        .iter()
+        .map(String::as_str)
+        .partition(|p| holds_every_secret(p));
+    let mut shown: Vec<String> = every.iter().map(|p| describe_secret(p)).collect();
+    shown.extend(others.iter().take(3).map(|p| p.to_string()));
     vec![format!(
         "the archive holds {} private key or secret file(s) ({}{}) and is not encrypted; keep it on this host or encrypt it before it leaves",
         secret_files.len(),
         shown.join(", "),
-        if secret_files.len() > 3 { ", ..." } else { "" }
+        if others.len() > 3 { ", ..." } else { "" }
     )]
+}
+
+/// The etcd snapshot or data file (every Secret of the cluster) and the master's
+/// encryption-config.yaml (the keys that decrypt the Secrets stored in etcd).
+fn holds_every_secret(path: &str) -> bool {
+    path == crate::etcd::SNAPSHOT_PATH
+        || path == crate::etcd::DATA_DIR_DB_PATH
+        || path.ends_with("/encryption-config.yaml")
+}
+
+fn describe_secret(path: &str) -> String {
+    if path.ends_with("/encryption-config.yaml") {
+        format!("{path}: the keys to the Secrets stored in etcd")
+    } else {
+        format!("{path}: the etcd data, every Secret of the cluster")
+    }
 }
 
 fn archive_path(

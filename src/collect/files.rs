@@ -40,11 +40,15 @@ pub const DEFAULT_PATHS: &[&str] = &[
 
 const CHANGE_RETRIES: usize = 3;
 
-/// File names the guides list as private keys or secrets.
+/// File names the guides list as private keys or secrets. encryption-config.yaml
+/// holds the keys that decrypt every Secret stored in etcd (the 3.11 guide's
+/// "Encrypting data at datastore layer"; openshift-ansible writes it to
+/// /etc/origin/master when openshift_encryption_config is set).
 const SECRET_NAMES: &[&str] = &[
     "serviceaccounts.private.key",
     "htpasswd",
     "session-secrets.yaml",
+    "encryption-config.yaml",
 ];
 
 /// True for a path whose file holds a private key or secret.
@@ -93,7 +97,7 @@ pub fn collect_files(
         store,
         root: &opts.root,
         excludes,
-        accounts: Accounts::host(),
+        accounts: Accounts::of_root(&opts.root),
         report: SourceReport::new("files"),
         seen: BTreeSet::new(),
         links: HashMap::new(),
@@ -499,6 +503,7 @@ mod tests {
         assert!(is_secret_path(b"/etc/origin/master/ca.key"));
         assert!(is_secret_path(b"/etc/origin/master/htpasswd"));
         assert!(is_secret_path(b"/etc/origin/master/session-secrets.yaml"));
+        assert!(is_secret_path(b"/etc/origin/master/encryption-config.yaml"));
         assert!(!is_secret_path(b"/etc/origin/master/ca.crt"));
     }
 

@@ -160,7 +160,7 @@ pub fn diff_archive(reader: &ArchiveReader, opts: &DiffOptions) -> DiffReport {
         .filter(|e| e.source == "files" && !e.is_reserved())
         .map(|e| (e.path.as_bytes(), e))
         .collect();
-    let accounts = Accounts::host();
+    let accounts = Accounts::of_tree_or_host(&opts.root);
     let mut report = DiffReport::default();
     for (path, entry) in &entries {
         if !is_selected(path, &opts.paths) {
