@@ -62,6 +62,19 @@ fn closed_stdout_never_panics_nor_changes_the_verdict() {
     ] {
         assert_quiet_exit(&args, 0);
     }
+    // A restore whose reader goes away still finishes every step: the dry run and
+    // the real run exit 0, and the restored tree is complete (diff exits 0).
+    let t = tmp.path().join("restored");
+    let ts = t.to_str().unwrap();
+    assert_quiet_exit(&["restore", a, "--target", ts, "--dry-run"], 0);
+    assert_quiet_exit(&["restore", a, "--target", ts], 0);
+    let diff = ocpvault(&["diff", "--root", ts, a]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "the restore stopped when its output went away:\n{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
     // Drift found is exit 1 whether or not anybody reads the lines.
     std::fs::write(
         root.join("etc/origin/master/master-config.yaml"),
@@ -82,6 +95,14 @@ fn relative_paths_get_a_hint_that_archive_paths_are_absolute() {
         vec!["ls", a, "etc/origin"],
         vec!["cat", a, "etc/origin/master/master-config.yaml"],
         vec!["diff", "--root", root.to_str().unwrap(), a, "etc/origin"],
+        vec![
+            "restore",
+            a,
+            "etc/origin",
+            "--target",
+            "/nonexistent-target",
+            "--dry-run",
+        ],
     ] {
         let out = ocpvault(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1,8 +1,9 @@
 //! `ocpvault restore`: replay files from an archive.
 
 use super::archive_cmds::ReadArchive;
-use super::output::{human_bytes, print_json};
+use super::output::{self, escape, human_bytes, print_json};
 use super::{CliError, CmdResult, Outcome};
+use crate::outln;
 use crate::restore::{MetaWarning, RestoreOptions, RestoreReport, restore_with_progress};
 use std::path::PathBuf;
 
@@ -39,9 +40,9 @@ pub struct RestoreArgs {
 }
 
 pub fn run(args: RestoreArgs, progress: &super::progress::ProgressMode) -> CmdResult {
-    if let Some(p) = args.paths.iter().find(|p| !p.starts_with('/')) {
-        return Err(CliError::new(format!("{p}: not in the archive"))
-            .hint(format!("archive paths start with /, e.g. /{p}")));
+    let relative: Vec<&String> = args.paths.iter().filter(|p| !p.starts_with('/')).collect();
+    if !relative.is_empty() {
+        return Err(output::not_in_archive(&relative));
     }
     let mut reader = args.input.open()?;
     let target = match &args.target {
@@ -95,12 +96,12 @@ fn print_report(report: &RestoreReport, dry_run: bool, verbose: bool) {
             continue;
         }
         match &a.detail {
-            Some(d) => println!("{verb}{} {} ({d})", a.action, a.dest),
-            None => println!("{verb}{} {}", a.action, a.dest),
+            Some(d) => outln!("{verb}{} {} ({})", a.action, escape(&a.dest), escape(d)),
+            None => outln!("{verb}{} {}", a.action, escape(&a.dest)),
         }
     }
     if let Some(first) = report.privileged.first() {
-        println!(
+        outln!(
             "{verb}restore {} privileged entr{} (setuid/setgid, file capabilities, devices); first: {} ({})",
             report.privileged.len(),
             if report.privileged.len() == 1 {
@@ -108,21 +109,21 @@ fn print_report(report: &RestoreReport, dry_run: bool, verbose: bool) {
             } else {
                 "ies"
             },
-            first.dest,
+            escape(&first.dest),
             first.why
         );
     }
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        output::warn(format_args!("{}", escape(w)));
     }
     print_metadata_warnings(&report.metadata_warnings, verbose);
     for e in &report.errors {
-        eprintln!("error: {e}");
+        output::error(format_args!("{}", escape(e)));
     }
-    println!(
+    outln!(
         "restore: {} entries under {}{}, {} files written ({}), {} warning(s), {} error(s)",
         report.actions.len(),
-        report.target,
+        escape(&report.target),
         if dry_run {
             " (dry run, nothing written)"
         } else {
@@ -140,7 +141,7 @@ fn print_report(report: &RestoreReport, dry_run: bool, verbose: bool) {
 fn print_metadata_warnings(warnings: &[MetaWarning], verbose: bool) {
     if verbose {
         for w in warnings {
-            eprintln!("warning: {}: {}: {}", w.path, w.what, w.error);
+            output::warn(format_args!("{}: {}: {}", escape(&w.path), w.what, w.error));
         }
         return;
     }
@@ -153,12 +154,12 @@ fn print_metadata_warnings(warnings: &[MetaWarning], verbose: bool) {
         }
     }
     for (_, n, first) in kinds {
-        eprintln!(
-            "warning: {}: {} on {n} entr{} (first: {}); not root? --verbose lists them",
+        output::warn(format_args!(
+            "{}: {} on {n} entr{} (first: {}); not root? --verbose lists them",
             first.what,
             first.error,
             if n == 1 { "y" } else { "ies" },
-            first.path
-        );
+            escape(&first.path)
+        ));
     }
 }
