@@ -6,12 +6,14 @@
 //! OpenShift client) and `etcd` (etcd.conf, the snapshot trailer, the etcd report
 //! schema) are shared helpers below `collect` and `restore`.
 
+/// The archive format lives in its own crate (no async runtime, no gRPC, no S3).
+pub use ocpvault_archive as archive;
+pub use ocpvault_archive::{crypto, verify};
+
 pub mod accounts;
-pub mod archive;
 pub mod cli;
 pub mod collect;
 pub mod config;
-pub mod crypto;
 pub mod diff;
 pub mod etcd;
 pub mod oc;
@@ -20,4 +22,3 @@ pub mod progress;
 pub mod restore;
 pub mod shell;
 pub mod ship;
-pub mod verify;

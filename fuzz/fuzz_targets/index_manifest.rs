@@ -3,14 +3,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocpvault::archive::{Index, Manifest, parse_mode, parse_time};
+use ocpvault_archive::{Index, Manifest, parse_mode, parse_time};
 
 fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<Index>(data);
     if let Ok(m) = serde_json::from_slice::<Manifest>(data) {
         for e in &m.entries {
             let _ = e.selinux_label();
-            let _ = ocpvault::archive::is_normalized_path(e.path.as_bytes());
+            let _ = ocpvault_archive::is_normalized_path(e.path.as_bytes());
         }
         // What parses must serialise and parse back to the same value.
         let again = serde_json::to_vec(&m).expect("a parsed manifest serialises");

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocpvault::archive::{ArchiveReader, ObjectId, expected_member_header, magic_bytes};
+use ocpvault_archive::{ArchiveReader, ObjectId, expected_member_header, magic_bytes};
 use sha2::{Digest, Sha256};
 use std::io::{Cursor, Read};
 use std::path::Path;

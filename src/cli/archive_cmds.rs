@@ -56,7 +56,20 @@ impl ReadArchive {
                     .hint("pass --identity FILE (age identity or ssh private key) or --passphrase"),
             ));
         }
-        let source = crypto::open_encrypted(path, &keys).map_err(|e| OpenError::Cli(e.into()))?;
+        let source = crypto::open_encrypted(path, &keys).map_err(|e| {
+            let hint = match &e {
+                crypto::CryptoError::NeedsPassphrase { .. } => Some("pass --passphrase"),
+                crypto::CryptoError::NotPassphrase { .. } => {
+                    Some("pass --identity FILE (age identity or ssh private key)")
+                }
+                _ => None,
+            };
+            let err = CliError::from(e);
+            OpenError::Cli(match hint {
+                Some(h) => err.hint(h),
+                None => err,
+            })
+        })?;
         ArchiveReader::from_source(path, source).map_err(OpenError::Archive)
     }
 
@@ -71,7 +84,7 @@ impl ReadArchive {
             keys.identities.extend(crypto::load_identity_file(f)?);
         }
         if self.passphrase {
-            keys.passphrase = Some(crypto::read_passphrase(false)?);
+            keys.passphrase = Some(super::passphrase::read_passphrase(false)?);
         }
         Ok(keys)
     }
@@ -87,11 +100,17 @@ pub enum OpenError {
 
 /// Turns an open error into a CLI error, with a hint for the common mistakes.
 fn open_error(e: ArchiveError) -> CliError {
+    let hint = match &e {
+        ArchiveError::NewerVersion { .. } => Some("upgrade ocpvault to read this archive"),
+        ArchiveError::NotAnArchive { why, .. } if why.contains("age-encrypted") => {
+            Some("pass --identity FILE (age identity or ssh private key) or --passphrase")
+        }
+        _ => None,
+    };
     let err = CliError::from(e);
-    if err.message.contains("newer than") {
-        err.hint("upgrade ocpvault to read this archive")
-    } else {
-        err
+    match hint {
+        Some(h) => err.hint(h),
+        None => err,
     }
 }
 

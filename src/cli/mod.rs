@@ -8,6 +8,7 @@ mod docs_cmd;
 mod etcd_cmd;
 pub mod output;
 mod packages_cmd;
+mod passphrase;
 mod progress;
 mod project_cmd;
 mod restore_cmd;

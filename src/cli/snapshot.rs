@@ -62,7 +62,9 @@ pub struct SnapshotArgs {
 /// The encryption the flags ask for, if any.
 fn encrypt_key(args: &SnapshotArgs) -> Result<Option<EncryptKey>, CliError> {
     if args.passphrase {
-        return Ok(Some(EncryptKey::Passphrase(crypto::read_passphrase(true)?)));
+        return Ok(Some(EncryptKey::Passphrase(
+            super::passphrase::read_passphrase(true)?,
+        )));
     }
     let mut rs = Vec::new();
     for r in &args.recipient {

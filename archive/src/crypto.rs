@@ -7,7 +7,7 @@
 //! (recipients) to write; reading needs an identity file, an ssh private key or the
 //! passphrase.
 
-use crate::archive::{ReadSeek, Sink};
+use crate::{ReadSeek, Sink};
 use age::secrecy::SecretString;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
@@ -29,11 +29,9 @@ pub enum CryptoError {
     File { path: PathBuf, why: String },
     #[error("{path}: no identity matched; the archive was encrypted to other recipients")]
     NoMatchingKey { path: PathBuf },
-    #[error("{path}: the archive is encrypted with a passphrase; pass --passphrase")]
+    #[error("{path}: the archive is encrypted with a passphrase, not to a recipient")]
     NeedsPassphrase { path: PathBuf },
-    #[error(
-        "{path}: the archive is encrypted to recipients, not a passphrase; pass --identity FILE"
-    )]
+    #[error("{path}: the archive is encrypted to recipients, not a passphrase")]
     NotPassphrase { path: PathBuf },
     #[error("{path}: cannot decrypt: {why}")]
     Decrypt { path: PathBuf, why: String },
@@ -132,40 +130,6 @@ pub fn load_identity_file(
             "not an age identity file or ssh private key".into(),
         )),
     }
-}
-
-/// Reads the passphrase: OCPVAULT_PASSPHRASE when set, else from the terminal.
-pub fn read_passphrase(confirm: bool) -> Result<SecretString, CryptoError> {
-    if let Ok(p) = std::env::var("OCPVAULT_PASSPHRASE") {
-        if p.is_empty() {
-            return Err(CryptoError::Decrypt {
-                path: "OCPVAULT_PASSPHRASE".into(),
-                why: "empty passphrase".into(),
-            });
-        }
-        return Ok(SecretString::from(p));
-    }
-    let tty_err = |e: io::Error| CryptoError::File {
-        path: "/dev/tty".into(),
-        why: format!("{e}; set OCPVAULT_PASSPHRASE when there is no terminal"),
-    };
-    let p = rpassword::prompt_password("passphrase: ").map_err(tty_err)?;
-    if confirm {
-        let again = rpassword::prompt_password("passphrase (again): ").map_err(tty_err)?;
-        if again != p {
-            return Err(CryptoError::Decrypt {
-                path: "/dev/tty".into(),
-                why: "passphrases do not match".into(),
-            });
-        }
-    }
-    if p.is_empty() {
-        return Err(CryptoError::Decrypt {
-            path: "/dev/tty".into(),
-            why: "empty passphrase".into(),
-        });
-    }
-    Ok(SecretString::from(p))
 }
 
 struct AgeSink(age::stream::StreamWriter<BufWriter<File>>);

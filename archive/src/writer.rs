@@ -1,4 +1,4 @@
-//! The streaming archive writer (spec §3, §4, §9).
+//! The streaming archive writer (spec §3, §4, §10).
 //!
 //! Guarantees: members are written in the order of spec §1; each object is stored
 //! once; memory stays bounded (small objects are compressed in memory; large ones are

@@ -6,7 +6,7 @@
 //! size; every manifest entry is well formed, sorted, unique, and refers to objects
 //! and hard-link targets that exist.
 
-use crate::archive::{
+use crate::{
     ArchiveReader, EntryType, FIXED_MEMBERS, ObjectId, PLAIN_INDEX_MEMBER, ScannedMember,
     expected_member_header, is_normalized_path, magic_bytes, object_member,
 };

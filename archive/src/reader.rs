@@ -379,7 +379,9 @@ fn check_magic(path: &Path, inner: &mut Box<dyn ReadSeek>, len: u64) -> Result<(
         .read_exact(&mut head)
         .map_err(|e| ArchiveError::io(path, e))?;
     if head.starts_with(b"age-encryption.org/") {
-        return Err(not("it is age-encrypted; pass --identity or --passphrase"));
+        return Err(not(
+            "it is age-encrypted; decrypt it with an identity or passphrase",
+        ));
     }
     let h = container::parse_header(&header_block(&head))
         .ok()
