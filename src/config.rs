@@ -7,7 +7,7 @@
 //! line and column for TOML. The file only supplies defaults: the CLI decides how
 //! flags override them.
 
-use crate::collect::projects::ProjectSelection;
+use crate::projects::capture::ProjectSelection;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

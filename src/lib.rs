@@ -1,10 +1,11 @@
 //! ocpvault: offline backup and restore for OpenShift 3.x hosts.
 //!
-//! Layers, each importing only the ones below it:
-//! `cli` -> `collect` / `restore` / `verify` / `diff` / `packages` -> `archive`
-//! (`collect::packages` uses `packages` to run rpm). `accounts`, `oc` (running the
-//! OpenShift client) and `etcd` (etcd.conf, the snapshot trailer, the etcd report
-//! schema) are shared helpers below `collect` and `restore`.
+//! The direction of imports is the architecture:
+//! `cli` -> one folder per source (`files`, `etcd`, `projects`, `packages`, `ship`)
+//! -> `collect` (what every source shares when it writes into an archive) ->
+//! `archive` (the ocpvault-archive crate). Each source folder owns both directions of
+//! its data: capture, inspection and restore. `accounts`, `config`, `progress` and
+//! `shell` are small helpers below the sources.
 
 /// The archive format lives in its own crate (no async runtime, no gRPC, no S3).
 pub use ocpvault_archive as archive;
@@ -14,11 +15,10 @@ pub mod accounts;
 pub mod cli;
 pub mod collect;
 pub mod config;
-pub mod diff;
 pub mod etcd;
-pub mod oc;
+pub mod files;
 pub mod packages;
 pub mod progress;
-pub mod restore;
+pub mod projects;
 pub mod shell;
 pub mod ship;

@@ -3,7 +3,7 @@
 //! leave a file whose content differs from the original.
 
 use ocpvault::archive::ArchiveReader;
-use ocpvault::restore::{RestoreOptions, restore};
+use ocpvault::files::restore::{RestoreOptions, restore};
 use ocpvault::verify::verify_archive;
 use std::fs;
 use std::path::{Path, PathBuf};

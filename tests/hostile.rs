@@ -997,13 +997,13 @@ fn restore_dry_run_fuzz_corpus_never_panics() {
         if let Ok(mut r) = ocpvault::archive::ArchiveReader::from_source(&f, source) {
             opened += 1;
             for paths in [Vec::new(), vec!["/etc".to_string()]] {
-                let opts = ocpvault::restore::RestoreOptions {
+                let opts = ocpvault::files::restore::RestoreOptions {
                     paths,
                     target: Some(dir.path().join("does-not-exist")),
                     dry_run: true,
                     ..Default::default()
                 };
-                let _ = ocpvault::restore::restore(&mut r, &opts);
+                let _ = ocpvault::files::restore::restore(&mut r, &opts);
             }
         }
         let a = dir.path().join("input.ocpvault");

@@ -258,7 +258,7 @@ fn myproject_archive(dir: &Path) -> String {
 
 /// Reads a written file the way oc 3.11 reads it (go-yaml v2, YAML 1.1 rules).
 fn read_yaml(path: &Path) -> Value {
-    ocpvault::restore::project::yaml11::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+    ocpvault::projects::restore::yaml11::from_str(&fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]

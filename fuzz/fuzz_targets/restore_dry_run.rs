@@ -14,7 +14,7 @@
 use libfuzzer_sys::fuzz_target;
 use ocpvault::archive::{ArchiveReader, expected_member_header};
 use ocpvault::cli::archive_cmds::{LsArgs, ReadArchive, ls};
-use ocpvault::restore::{RestoreOptions, restore};
+use ocpvault::files::restore::{RestoreOptions, restore};
 use sha2::{Digest, Sha256};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

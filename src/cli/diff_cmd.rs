@@ -6,7 +6,7 @@
 use super::archive_cmds::ReadArchive;
 use super::output::{self, escape, print_json};
 use super::{CliError, CmdResult, Outcome};
-use crate::diff::{Change, DiffOptions, Difference, diff_archive};
+use crate::files::diff::{Change, DiffOptions, Difference, diff_archive};
 use crate::outln;
 use std::path::PathBuf;
 

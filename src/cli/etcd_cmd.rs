@@ -5,14 +5,14 @@ use super::output::{human_bytes, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveError, SourceReport, Store};
-use crate::collect::etcd::{EtcdMode, EtcdOptions, SnapshotProgress, Timeouts, collect_etcd};
 use crate::etcd::STATIC_POD_MANIFEST;
+use crate::etcd::capture::{EtcdMode, EtcdOptions, SnapshotProgress, Timeouts, collect_etcd};
 use crate::etcd::record::CaptureKind;
-use crate::outln;
-use crate::restore::etcd::status::{EtcdStatusReport, inspect};
-use crate::restore::etcd::{
+use crate::etcd::restore::status::{EtcdStatusReport, inspect};
+use crate::etcd::restore::{
     EtcdRestoreError, EtcdRestoreOptions, RestorePlan, Step, execute, plan,
 };
+use crate::outln;
 use indicatif::ProgressBar;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

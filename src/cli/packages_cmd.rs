@@ -4,8 +4,8 @@ use super::archive_cmds::ReadArchive;
 use super::output::print_json;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{ArchiveWriter, SourceReport};
-use crate::collect::packages::{PackagesMode, PackagesOptions, collect_packages};
 use crate::outln;
+use crate::packages::capture::{PackagesMode, PackagesOptions, collect_packages};
 use crate::packages::{
     Change, DiffOptions, DiffReport, Package, RpmError, RpmOptions, diff_packages,
     load_from_archive, read_text_listing, yum_commands,

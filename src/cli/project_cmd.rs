@@ -5,13 +5,13 @@ use super::output::print_json;
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
 use crate::archive::{SourceReport, Store};
-use crate::collect::projects::{
+use crate::outln;
+use crate::projects::capture::{
     PROJECTS_PREFIX, ProjectSelection, ProjectsOptions, SOURCE, collect_projects,
 };
-use crate::oc::{Oc, OcError};
-use crate::outln;
-use crate::restore::project::apply::{ApplyResult, ApplyStatus, apply_plan, has_failures};
-use crate::restore::project::{
+use crate::projects::oc::{Oc, OcError};
+use crate::projects::restore::apply::{ApplyResult, ApplyStatus, apply_plan, has_failures};
+use crate::projects::restore::{
     PlanOptions, ProjectPlan, ProjectSummary, list_projects, plan_project, write_plan,
 };
 use std::path::{Path, PathBuf};

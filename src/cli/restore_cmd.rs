@@ -3,8 +3,8 @@
 use super::archive_cmds::ReadArchive;
 use super::output::{self, escape, human_bytes, print_json};
 use super::{CliError, CmdResult, Outcome};
+use crate::files::restore::{MetaWarning, RestoreOptions, RestoreReport, restore_with_progress};
 use crate::outln;
-use crate::restore::{MetaWarning, RestoreOptions, RestoreReport, restore_with_progress};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]

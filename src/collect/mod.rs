@@ -1,13 +1,9 @@
-//! Snapshot sources. Each source is one file here; it reads from the host and writes
-//! objects and entries through [`crate::archive::Store`], then reports what it did.
+//! What every snapshot source shares: the host facts (`host`) and the helpers that
+//! add generated files under `/.ocpvault/` through [`crate::archive::Store`]. The
+//! sources themselves live in their own folders (`files`, `etcd`, `projects`,
+//! `packages`).
 
-mod api_resources;
-pub mod etcd;
-pub mod files;
 pub mod host;
-pub mod packages;
-pub mod projects;
-mod yaml_scan;
 
 use crate::archive::{ByteString, Entry, EntryType, PreparedObject, Store, format_time};
 

@@ -1,11 +1,16 @@
-//! etcd facts shared by the etcd collector, the etcd restorer and the CLI: the
-//! reserved archive paths, the `etcd.conf` reader, the snapshot integrity trailer and
-//! the schema of the etcd source report's `details`.
+//! Everything etcd, both directions: capturing a member's data (`capture`: a live
+//! v3 snapshot over TLS, or an offline copy of the data directory), reading it back
+//! (`record`, `trailer`, `conf`), and restoring it (`restore`: the guide's
+//! single- and multi-member etcd restore). The reserved archive paths, the
+//! `etcd.conf` reader, the snapshot integrity trailer and the schema of the source
+//! report's `details` live here too.
 //!
-//! This module imports nothing but the archive format.
+//! Imports: the archive library and `collect` (the source helpers); never the CLI.
 
+pub mod capture;
 pub mod conf;
 pub mod record;
+pub mod restore;
 pub mod trailer;
 
 /// Where a live snapshot is stored: one object, byte for byte what

@@ -5,6 +5,7 @@
 //! Imports only the archive layer; the snapshot source lives in
 //! `collect::packages`, the commands in `cli::packages_cmd`.
 
+pub mod capture;
 pub mod diff;
 pub mod list;
 pub mod rpm;

@@ -11,8 +11,8 @@
 //! unless the source was required; an rpm failure fails this source only, and the
 //! rest of the snapshot is still written.
 
-use super::add_generated_file;
 use crate::archive::{ArchiveError, SourceReport, SourceStatus, Store};
+use crate::collect::add_generated_file;
 use crate::packages::{PACKAGES_JSON, PACKAGES_TXT, Package, RpmError, RpmOptions};
 use crate::packages::{sort_packages, to_json};
 

@@ -14,11 +14,9 @@
 
 mod apply;
 pub mod dirs;
-pub mod etcd;
 pub mod meta;
 pub mod paths;
 pub mod plan;
-pub mod project;
 
 use crate::accounts::Accounts;
 use crate::archive::{ArchiveReader, EntryType, ObjectId, RESERVED_PREFIX};

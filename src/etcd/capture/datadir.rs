@@ -13,9 +13,9 @@ use crate::archive::{
     ArchiveError, ByteString, Entry, EntryType, FailedItem, ObjectId, SourceReport, SourceStatus,
     Store, format_mode,
 };
-use crate::collect::files::{entry_from_metadata, is_unchanged};
 use crate::etcd::record::{CaptureKind, DataDirRecord, EtcdDetails, SnapshotRecord};
 use crate::etcd::{DATA_DIR_DB_PATH, DATA_DIR_PREFIX, SOURCE_NAME};
+use crate::files::capture::{entry_from_metadata, is_unchanged};
 use crate::progress::ProgressReader;
 use std::fs::{File, Metadata};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};

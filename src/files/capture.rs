@@ -6,12 +6,12 @@
 //! skipped ("changed while read") rather than stored torn; one unreadable path never
 //! aborts the source.
 
-use super::Progress;
 use crate::accounts::Accounts;
 use crate::archive::{
     ArchiveError, ByteString, Entry, EntryType, Rdev, SkippedItem, SourceReport, SourceStatus,
     Store, Xattr, format_time,
 };
+use crate::collect::Progress;
 use crate::progress::ProgressReader;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::{BTreeSet, HashMap};

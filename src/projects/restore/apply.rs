@@ -7,7 +7,7 @@
 //! unreachable server stops at once instead of failing every remaining object.
 
 use super::ProjectPlan;
-use crate::oc::{Oc, OcError, Refusal};
+use crate::projects::oc::{Oc, OcError, Refusal};
 use std::path::Path;
 
 /// What happened to one object.

@@ -15,12 +15,12 @@
 //! unreachable server fails the source with a clear reason, and the rest of the
 //! archive is still written.
 
-use super::Progress;
 use super::api_resources::{ApiResource, is_resource_name, parse_api_resources};
 use super::yaml_scan::ListScan;
 use crate::archive::{ArchiveError, FailedItem, SkippedItem, SourceReport, SourceStatus, Store};
-use crate::oc::{Oc, OcError, Refusal};
-use crate::restore::project::clean::always_left_out;
+use crate::collect::Progress;
+use crate::projects::oc::{Oc, OcError, Refusal};
+use crate::projects::restore::clean::always_left_out;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -397,7 +397,7 @@ impl Collector<'_> {
         }
         let path = entry_path(project, rel);
         let size = prepared.size;
-        super::add_prepared_file(self.store, SOURCE, &path, prepared, self.created)
+        crate::collect::add_prepared_file(self.store, SOURCE, &path, prepared, self.created)
             .map_err(Stop::Archive)?;
         self.report.captured += 1;
         self.counts

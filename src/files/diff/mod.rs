@@ -20,9 +20,9 @@ use crate::accounts::Accounts;
 use crate::archive::{
     ArchiveReader, ByteString, Entry, EntryType, ObjectId, format_mode, format_time, parse_time,
 };
-use crate::collect::files::read_xattrs;
-use crate::restore::hash_file;
-use crate::restore::meta::owner_for;
+use crate::files::capture::read_xattrs;
+use crate::files::restore::hash_file;
+use crate::files::restore::meta::owner_for;
 use base64::Engine;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -3,7 +3,7 @@
 
 use super::ProjectRestoreError;
 use crate::archive::{ArchiveReader, Manifest};
-use crate::collect::projects::{NAMESPACE_FILE, PROJECTS_PREFIX, SOURCE, VOLUMES_FILE};
+use crate::projects::capture::{NAMESPACE_FILE, PROJECTS_PREFIX, SOURCE, VOLUMES_FILE};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
