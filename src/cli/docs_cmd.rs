@@ -1,7 +1,7 @@
 //! `ocpvault completions SHELL` and the hidden `ocpvault manpages DIR`, both
 //! generated from the clap definitions so they cannot drift from the flags.
 //!
-//! The pages in man/ are committed; tests/man_pages.rs regenerates them into a
+//! The pages in man/ are committed; tests/it/man_pages.rs regenerates them into a
 //! temporary directory and fails when a committed page differs. clap writes NAME,
 //! SYNOPSIS, DESCRIPTION, OPTIONS and SUBCOMMANDS; EXAMPLES, EXIT STATUS, FILES and
 //! SEE ALSO come from man_extra.rs and go before VERSION.

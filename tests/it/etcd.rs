@@ -3,11 +3,8 @@
 //! restore into a new data directory, start etcd on it and read every key back.
 //! Each test has its own directory, certificates and ports.
 
-mod common;
-mod etcd_support;
-
-use common::{ocpvault, stdout_ok};
-use etcd_support::{EtcdServer, Pki, ServerConfig, have_etcd, host_root, test_keys};
+use crate::common::{ocpvault, stdout_ok};
+use crate::etcd_support::{EtcdServer, Pki, ServerConfig, have_etcd, host_root, test_keys};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

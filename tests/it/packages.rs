@@ -2,9 +2,7 @@
 //! rpm database: tiny noarch packages built with rpmbuild and installed with rpm into
 //! a temporary root (Debian package `rpm`; .ci/run installs it).
 
-mod common;
-
-use common::{have_tool, ocpvault, snapshot, stdout_ok};
+use crate::common::{have_tool, ocpvault, snapshot, stdout_ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -464,7 +462,7 @@ fn snapshot_without_rpm(mode: &str) -> (Option<i32>, serde_json::Value) {
         std::fs::create_dir_all(d).unwrap();
     }
     std::fs::write(root.join("etc/origin/a.yaml"), "a\n").unwrap();
-    let run = common::bin()
+    let run = crate::common::bin()
         .env("PATH", &bin)
         .args([
             "snapshot",

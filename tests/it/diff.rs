@@ -2,9 +2,7 @@
 //! check every change is reported with exit 1; an unchanged tree and a fresh
 //! `restore --target` give exit 0.
 
-mod common;
-
-use common::{demo_tree, has_xattrs, is_root, ocpvault, snapshot, stdout_ok};
+use crate::common::{demo_tree, has_xattrs, is_root, ocpvault, snapshot, stdout_ok};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -2,9 +2,7 @@
 //! code the work decided; text from an archive is escaped; output paths are
 //! directories when they do not name an archive file.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::fd::OwnedFd;
 use std::process::{Output, Stdio};
 

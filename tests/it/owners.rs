@@ -2,9 +2,7 @@
 //! from the tree's own etc/passwd and etc/group (none when the tree has neither), and
 //! a restore maps those names to this host's ids.
 
-mod common;
-
-use common::{demo_tree, is_root, ocpvault, snapshot, stdout_ok};
+use crate::common::{demo_tree, is_root, ocpvault, snapshot, stdout_ok};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 

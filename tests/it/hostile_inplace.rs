@@ -10,11 +10,9 @@
 //! the trace of an attempted write outside the sandbox, which on a real host would
 //! have succeeded.
 
-mod common;
-
-use common::craft::*;
-use common::witness;
-use common::*;
+use crate::common::craft::*;
+use crate::common::witness;
+use crate::common::*;
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::MetadataExt;

@@ -4,11 +4,8 @@
 //! in etcd) are counted, always named in the warning, and 0600 wherever ocpvault
 //! writes them.
 
-mod common;
-mod etcd_support;
-
-use common::{demo_tree, ocpvault, stdout_ok};
-use etcd_support::{EtcdServer, ServerConfig, have_etcd};
+use crate::common::{demo_tree, ocpvault, stdout_ok};
+use crate::etcd_support::{EtcdServer, ServerConfig, have_etcd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -37,7 +34,7 @@ fn warnings(summary: &serde_json::Value) -> String {
 fn encryption_config_is_a_secret_file_named_in_the_warning() {
     let dir = tempfile::tempdir().unwrap();
     let root = demo_tree(dir.path());
-    let archive = common::snapshot(&root, dir.path(), &[]);
+    let archive = crate::common::snapshot(&root, dir.path(), &[]);
     let out = ocpvault(&["info", s(&archive), "--json"]);
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let files = info["sources"]
@@ -84,7 +81,7 @@ fn the_etcd_snapshot_is_named_in_the_warning_and_restored_0600() {
     let root = demo_tree(dir.path());
     let cfg = ServerConfig::new(dir.path(), "master-0", None);
     let server = EtcdServer::start(&cfg);
-    server.put_all(&etcd_support::test_keys());
+    server.put_all(&crate::etcd_support::test_keys());
     std::fs::write(root.join("etc/etcd/etcd.conf"), cfg.etcd_conf()).unwrap();
     std::fs::create_dir(dir.path().join("out")).unwrap();
     let out = ocpvault(&[

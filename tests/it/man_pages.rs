@@ -2,9 +2,7 @@
 //! ocpvault-archive(5) agrees with formats/archive-v1.md, and the completion
 //! scripts name every subcommand.
 
-mod common;
-
-use common::{ocpvault, stdout_ok};
+use crate::common::{ocpvault, stdout_ok};
 use std::collections::BTreeSet;
 use std::path::Path;
 

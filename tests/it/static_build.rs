@@ -5,8 +5,6 @@
 //! developer machine without the musl target the test skips with a reason, under
 //! CI=true that is a failure.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -79,7 +77,7 @@ fn the_host_binary_is_seen_as_dynamic() {
 /// Prints why the static build is not checked here and returns; in CI, fails.
 fn skip(why: &str) {
     assert!(
-        !common::in_ci(),
+        !crate::common::in_ci(),
         "{why}: CI builds the RHEL 7 binary (.ci/install-deps installs the target, .ci/run \
          runs scripts/build-static.sh)"
     );
@@ -143,7 +141,7 @@ fn the_musl_build_is_static_stripped_and_runs() {
     );
     // The everyday flow on a 3.11 host tree, with the binary RHEL 7 hosts get.
     let dir = tempfile::tempdir().unwrap();
-    let root = common::demo_tree(dir.path());
+    let root = crate::common::demo_tree(dir.path());
     let out = run(&[
         "snapshot",
         "--root",
@@ -163,8 +161,8 @@ fn the_musl_build_is_static_stripped_and_runs() {
     );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let archive = summary["archive"].as_str().unwrap();
-    common::stdout_ok(&run(&["verify", archive]));
-    let listing = common::stdout_ok(&run(&["ls", archive, "/etc/origin/master"]));
+    crate::common::stdout_ok(&run(&["verify", archive]));
+    let listing = crate::common::stdout_ok(&run(&["ls", archive, "/etc/origin/master"]));
     assert!(
         listing.contains("/etc/origin/master/master-config.yaml"),
         "{listing}"

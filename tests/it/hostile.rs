@@ -5,13 +5,11 @@
 //!
 //! Restores here all go to `--target` directories under a temporary directory; the
 //! in-place cases (restore to `/`) run in a private mount namespace in
-//! tests/hostile_inplace.rs.
+//! tests/it/hostile_inplace.rs.
 
-mod common;
-
-use common::craft::*;
-use common::witness;
-use common::*;
+use crate::common::craft::*;
+use crate::common::witness;
+use crate::common::*;
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -410,7 +408,7 @@ fn oversized_lengths_are_refused_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let base = || ArchiveBuilder::new().file("/etc/a", b"x\n");
     // These are damaged containers rather than hostile manifests: `verify` keeps
-    // reporting them as a finding (exit 1, see tests/corruption.rs), every other
+    // reporting them as a finding (exit 1, see tests/it/corruption.rs), every other
     // reader refuses them with exit 2.
     let not_verify: Vec<(&str, &[&str])> = READERS
         .iter()
@@ -856,7 +854,7 @@ fn largest_file(root: &Path) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------
-// F. Reserved paths (the in-place refusal is in tests/hostile_inplace.rs).
+// F. Reserved paths (the in-place refusal is in tests/it/hostile_inplace.rs).
 
 #[test]
 fn reserved_paths_restore_only_explicitly_under_a_target() {

@@ -1,9 +1,7 @@
 //! rpmvercmp against rpm's own ordering: every pair of a set of versions chosen to hit
 //! each rule, compared by `rpm.vercmp` in rpm's embedded Lua (Debian package `rpm`).
 
-mod common;
-
-use common::have_tool;
+use crate::common::have_tool;
 use std::process::Command;
 
 /// rpmvercmp against rpm's own comparison (`rpm.vercmp` in rpm's Lua), over every pair

@@ -2,9 +2,7 @@
 //! ls, cat, restore, tampering, hostile archives, interrupted snapshots and the
 //! manual recovery recipe from formats/archive-v1.md §11.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -93,7 +91,7 @@ fn snapshot_verify_restore_keeps_every_attribute() {
     stdout_ok(&ocpvault(&["verify", archive.to_str().unwrap()]));
     let target = dir.path().join("restored");
     // By number: the tree names its own accounts (etcd is 993:990 there), and this
-    // host's etcd, if any, has other ids. tests/owners.rs covers restoring by name.
+    // host's etcd, if any, has other ids. tests/it/owners.rs covers restoring by name.
     let out = ocpvault(&[
         "restore",
         archive.to_str().unwrap(),
@@ -676,7 +674,10 @@ fn snapshot_killed_midway_leaves_no_final_file() {
         .arg(&out_dir)
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Kill it while it writes: once its temporary archive exists.
+    wait_for(std::time::Duration::from_secs(20), || {
+        has_entry_containing(&out_dir, ".tmp-")
+    });
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     for e in fs::read_dir(&out_dir).unwrap() {
@@ -866,7 +867,10 @@ fn an_interrupted_restore_converges_when_rerun() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Kill it mid-way: once it has started writing under the target.
+    wait_for(std::time::Duration::from_secs(20), || {
+        fs::read_dir(&target).is_ok_and(|mut rd| rd.next().is_some())
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let out = ocpvault(&[

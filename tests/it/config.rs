@@ -1,9 +1,7 @@
 //! The configuration file: its values are used, flags override them, and a bad key
 //! is one line naming the file, the key and the problem.
 
-mod common;
-
-use common::{demo_tree, ocpvault};
+use crate::common::{demo_tree, ocpvault};
 use serde_json::Value;
 use std::path::Path;
 
@@ -101,7 +99,7 @@ fn a_bad_key_is_one_line_naming_file_key_and_problem() {
 
     let json = dir.path().join("config.json");
     std::fs::write(&json, r#"{"etcd": {"mode": 3}}"#).unwrap();
-    let env_out = common::bin()
+    let env_out = crate::common::bin()
         .env("OCPVAULT_CONFIG", &json)
         .args(["info", "x.ocpvault"])
         .output()

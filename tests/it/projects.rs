@@ -8,9 +8,7 @@
 //! tested is ocpvault's side: which calls it makes, in which order, what it stores, how
 //! it cleans and orders objects, and how it reports refusals and failures.
 
-mod common;
-
-use common::{demo_tree, ocpvault, stdout_ok, testdata};
+use crate::common::{demo_tree, ocpvault, stdout_ok, testdata};
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,7 +24,7 @@ fn responses() -> PathBuf {
 
 /// Runs ocpvault with the stand-in's log in `dir` and extra environment.
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = common::bin();
+    let mut cmd = crate::common::bin();
     cmd.args(args).env("STAND_IN_OC_LOG", dir.join("oc.log"));
     for (k, v) in env {
         cmd.env(k, v);

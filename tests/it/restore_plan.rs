@@ -2,9 +2,7 @@
 //! second restore removes every metadata drift (so `diff` exits 0), overlapping
 //! selections are fine, and a bad `--target` is one error up front.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

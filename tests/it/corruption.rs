@@ -8,8 +8,6 @@ use ocpvault::verify::verify_archive;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-mod common;
-
 /// A small deterministic generator, so a failure can be replayed from its seed.
 struct Rng(u64);
 impl Rng {
@@ -101,7 +99,7 @@ fn every_single_byte_change_and_truncation_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     build_tree(&root);
-    let archive = common::snapshot(
+    let archive = crate::common::snapshot(
         &root,
         dir.path(),
         &["--no-default-paths", "--include", "/etc/origin"],

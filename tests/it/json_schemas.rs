@@ -3,9 +3,7 @@
 //! document and the code cannot drift apart. Every row must be exercised by at
 //! least one output (a row under an always-empty array would prove nothing).
 
-mod common;
-
-use common::{demo_tree, have_tool, ocpvault, snapshot};
+use crate::common::{demo_tree, have_tool, ocpvault, snapshot};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -2,9 +2,7 @@
 //! with --quiet, never in stdout. stderr is a real pseudo-terminal here (Python's
 //! os.openpty); stdout stays a pipe so --json output can be checked byte for byte.
 
-mod common;
-
-use common::{have_tool, snapshot};
+use crate::common::{have_tool, snapshot};
 use std::path::Path;
 use std::process::Command;
 
@@ -60,7 +58,7 @@ fn big_tree(dir: &Path) -> std::path::PathBuf {
     let etc = root.join("etc/origin/master");
     std::fs::create_dir_all(&etc).unwrap();
     std::fs::write(etc.join("master-config.yaml"), b"kind: MasterConfig\n").unwrap();
-    let big = common::incompressible(48 << 20, 0x9e37_79b9_7f4a_7c15);
+    let big = crate::common::incompressible(48 << 20, 0x9e37_79b9_7f4a_7c15);
     std::fs::write(etc.join("big.bin"), &big).unwrap();
     root
 }

@@ -138,3 +138,37 @@ pub fn incompressible(len: usize, seed: u64) -> Vec<u8> {
 }
 pub mod craft;
 pub mod witness;
+
+/// Waits until `cond` holds (polling every 10 ms), at most `limit`; returns whether
+/// it held. Tests wait on the condition they need instead of sleeping a fixed time.
+pub fn wait_for(limit: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Returns once the wall clock has reached the next whole second, so two archives
+/// named after their UTC second get different names.
+pub fn next_second() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs()
+    };
+    let start = now();
+    assert!(wait_for(std::time::Duration::from_secs(3), || now() > start));
+}
+
+/// True when `dir` holds an entry whose name contains `part`.
+pub fn has_entry_containing(dir: &Path, part: &str) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(part))
+    })
+}

@@ -3,9 +3,7 @@
 //! encrypted archives, and shipping to a directory and to a local S3-compatible
 //! server (moto), including an interrupted upload.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -460,7 +458,7 @@ fn ship_to_a_directory_list_fetch_prune() {
     let out_dir = dir.path().join("out");
     fs::create_dir(&out_dir).unwrap();
     let a1 = snapshot(&root, &out_dir, &["--ship", nfs.to_str().unwrap()]);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    next_second();
     let a2 = snapshot(&root, &out_dir, &[]);
     let out = ocpvault(&[
         "ship",
@@ -644,7 +642,7 @@ fn ship_to_s3_list_fetch_prune_and_survive_an_interrupted_upload() {
         text.contains("shipped") || text.contains("already present"),
         "{text}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    next_second();
     let small = snapshot(&small_tree(&dir.path().join("b")), dir.path(), &[]);
     stdout_ok(&s3_cmd(&moto, &["ship", small.to_str().unwrap(), dest]));
     let list: serde_json::Value =

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 /// True when etcd, etcdctl and openssl are installed (skips locally, fails in CI).
 pub fn have_etcd() -> bool {
-    super::common::have_tool("etcd", "etcd-server")
-        && super::common::have_tool("etcdctl", "etcd-client")
-        && super::common::have_tool("openssl", "openssl")
+    crate::common::have_tool("etcd", "etcd-server")
+        && crate::common::have_tool("etcdctl", "etcd-client")
+        && crate::common::have_tool("openssl", "openssl")
 }
 
 /// A CA, a server and a client ("peer") certificate signed by it, plus a second CA

@@ -3,8 +3,6 @@
 //! committed). These tests drive the writer through its library API and check the
 //! result with the strict verifier and with GNU tar.
 
-mod common;
-
 use ocpvault::archive::{ArchiveReader, ArchiveWriter, HostFacts, ObjectId, Sink, WriterOptions};
 use ocpvault::collect::add_prepared_file;
 use std::fs::File;
@@ -56,13 +54,13 @@ fn check(path: &Path, objects: usize) -> ArchiveReader {
     let mut r = ArchiveReader::open(path).unwrap();
     let report = ocpvault::verify::verify_archive(&mut r, &|_| {});
     assert!(report.is_sound(), "{:?}", report.findings);
-    if common::have_tool("tar", "tar") {
+    if crate::common::have_tool("tar", "tar") {
         let out = std::process::Command::new("tar")
             .arg("-tf")
             .arg(path)
             .output()
             .unwrap();
-        let listing = common::stdout_ok(&out);
+        let listing = crate::common::stdout_ok(&out);
         let n = listing
             .lines()
             .filter(|l| l.starts_with("objects/"))
@@ -74,7 +72,7 @@ fn check(path: &Path, objects: usize) -> ArchiveReader {
 
 /// Pseudo-random, so zstd cannot shrink it below the 1 MiB small-object limit.
 fn data(seed: u64, len: usize) -> Vec<u8> {
-    common::incompressible(len, seed | 1)
+    crate::common::incompressible(len, seed | 1)
 }
 
 #[test]

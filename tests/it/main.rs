@@ -1,0 +1,28 @@
+//! The integration tests: one test binary (linking the crate once instead of once per
+//! file), one module per area. Each test drives the built `ocpvault` binary (or the
+//! library) in its own temporary directory.
+
+mod common;
+mod etcd_support;
+
+mod archive_cli;
+mod cli_output;
+mod config;
+mod corruption;
+mod crypto_ship;
+mod diff;
+mod etcd;
+mod fuzz_regressions;
+mod hostile;
+mod hostile_inplace;
+mod json_schemas;
+mod man_pages;
+mod owners;
+mod packages;
+mod progress;
+mod projects;
+mod restore_plan;
+mod rpmvercmp;
+mod secrets;
+mod static_build;
+mod writer_direct;
