@@ -6,6 +6,7 @@
 use crate::common::{demo_tree, have_tool, ocpvault, snapshot};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -153,6 +154,49 @@ fn json(args: &[&str], codes: &[i32]) -> Value {
 
 struct Outputs(Vec<(&'static str, Value)>);
 
+/// `restore --json` of root-owned files by a user who cannot chown them: as root,
+/// through `setpriv` as nobody; otherwise as the current user. Either way the report
+/// has metadata warnings.
+fn unprivileged_restore(dir: &Path, archive: &Path) -> Value {
+    let target = dir.join("nobody-target");
+    let args = [
+        "restore",
+        s(archive),
+        "/etc/origin/master",
+        "--target",
+        s(&target),
+        "--json",
+    ];
+    if !rustix::process::geteuid().is_root() {
+        return json(&args, &[1]);
+    }
+    assert!(have_tool("setpriv", "util-linux"));
+    std::fs::create_dir(&target).unwrap();
+    rustix::fs::chown(
+        &target,
+        Some(rustix::fs::Uid::from_raw(65534)),
+        Some(rustix::fs::Gid::from_raw(65534)),
+    )
+    .unwrap();
+    for p in [dir, archive] {
+        let mode = if p.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_ocpvault"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("restore --json as nobody")
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
@@ -162,6 +206,10 @@ fn s(p: &Path) -> &str {
 /// prune, etcd status, project list.
 fn archive_outputs(dir: &Path) -> Outputs {
     let root = demo_tree(dir);
+    // A setuid helper, so the restore report lists a privileged entry.
+    let tool = root.join("etc/origin/master/suid-tool");
+    std::fs::write(&tool, b"#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o4755)).unwrap();
     let dest = dir.join("dest");
     std::fs::create_dir_all(&dest).unwrap();
     let mut o = Vec::new();
@@ -210,6 +258,7 @@ fn archive_outputs(dir: &Path) -> Outputs {
     )
     .unwrap();
     o.push(("restore", json(&restore, &[0, 1])));
+    o.push(("restore", unprivileged_restore(dir, &archive)));
     std::fs::write(
         root.join("etc/origin/master/master-config.yaml"),
         "edited\n",
