@@ -4,6 +4,7 @@
 //!
 //! This module imports nothing but the archive format.
 
+pub mod bbolt;
 pub mod conf;
 pub mod record;
 pub mod trailer;
