@@ -6,8 +6,10 @@
 
 pub mod bbolt;
 pub mod conf;
+pub mod mvcc;
 pub mod record;
 pub mod trailer;
+pub mod values;
 
 /// Where a live snapshot is stored: one object, byte for byte what
 /// `etcdctl snapshot save` writes, integrity trailer included.
