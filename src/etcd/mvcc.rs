@@ -176,6 +176,8 @@ pub struct State {
     pub compacted: i64,
     /// Records that could not be decoded (salvage mode only).
     pub bad_records: Vec<String>,
+    /// Keys the caller asked for that a delete removed, with the revision of the delete.
+    pub deleted: BTreeMap<Vec<u8>, i64>,
 }
 
 /// What to read.
@@ -247,11 +249,18 @@ pub fn read_state<R: Read + Seek>(
                 return opts.salvage;
             }
         };
+        let wanted = (opts.want_value)(&kv.key);
         if rev.tombstone {
             state.objects.remove(&kv.key);
+            if wanted {
+                state.deleted.insert(kv.key, rev.main);
+            }
             return true;
         }
-        let value = (opts.want_value)(&kv.key).then(|| kv.value.clone());
+        if wanted {
+            state.deleted.remove(&kv.key);
+        }
+        let value = wanted.then(|| kv.value.clone());
         let obj = Object {
             create_revision: kv.create_revision,
             mod_revision: kv.mod_revision,
