@@ -115,16 +115,15 @@ fn is_bolt_file(path: &Path) -> bool {
 fn open_db(args: &DbArgs) -> Result<OpenDb, CliError> {
     let path = &args.input.archive;
     if is_bolt_file(path) {
-        let file = File::open(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+        let file =
+            File::open(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
         return finish_open(file, path.display().to_string(), None, None, args.salvage);
     }
     let mut reader = args.input.open()?;
-    let entry = [SNAPSHOT_PATH, DATA_DIR_DB_PATH]
-        .iter()
-        .find_map(|p| {
-            let e = reader.manifest().entry(p.as_bytes())?;
-            Some((*p, e.object?))
-        });
+    let entry = [SNAPSHOT_PATH, DATA_DIR_DB_PATH].iter().find_map(|p| {
+        let e = reader.manifest().entry(p.as_bytes())?;
+        Some((*p, e.object?))
+    });
     let Some((db_path, id)) = entry else {
         return Err(CliError::new(format!(
             "{}: the archive holds no etcd snapshot",
@@ -143,7 +142,9 @@ fn open_db(args: &DbArgs) -> Result<OpenDb, CliError> {
                 .open_object(&cid)?
                 .take(MAX_CONFIG_BYTES)
                 .read_to_string(&mut text)
-                .map_err(|e| CliError::new(format!("{ENCRYPTION_CONFIG_PATH} in the archive: {e}")))?;
+                .map_err(|e| {
+                    CliError::new(format!("{ENCRYPTION_CONFIG_PATH} in the archive: {e}"))
+                })?;
             Some(text)
         }
         None => None,
@@ -180,7 +181,8 @@ fn finish_open(
         .metadata()
         .map_err(|e| CliError::new(format!("{label}: {e}")))?
         .len();
-    let db = BoltDb::open(file, len, salvage).map_err(|e| CliError::new(format!("{label}: {e}")))?;
+    let db =
+        BoltDb::open(file, len, salvage).map_err(|e| CliError::new(format!("{label}: {e}")))?;
     Ok(OpenDb {
         db,
         label,
@@ -430,7 +432,9 @@ fn candidates(target: &str, namespace: Option<&str>) -> Result<Vec<String>, CliE
     if target.starts_with('/') {
         return Ok(vec![target.to_string()]);
     }
-    let Some((ty, name)) = target.split_once('/').filter(|(t, n)| !t.is_empty() && !n.is_empty())
+    let Some((ty, name)) = target
+        .split_once('/')
+        .filter(|(t, n)| !t.is_empty() && !n.is_empty())
     else {
         return Err(CliError::new(format!(
             "etcd get: {target}: expected an etcd key (/...) or TYPE/NAME"
@@ -512,7 +516,9 @@ fn encryption_keys(args: &GetArgs, open: &OpenDb) -> Result<EncryptionKeys, CliE
     let from = args
         .encryption_config
         .as_ref()
-        .map_or(ENCRYPTION_CONFIG_PATH.to_string(), |p| p.display().to_string());
+        .map_or(ENCRYPTION_CONFIG_PATH.to_string(), |p| {
+            p.display().to_string()
+        });
     EncryptionKeys::parse(&text).map_err(|e| CliError::new(format!("{from}: {e}")))
 }
 
@@ -531,8 +537,11 @@ fn decrypt_error(key: &str, e: DecryptError) -> CliError {
 fn print_value(key: &str, mod_revision: i64, plain: &[u8]) -> CmdResult {
     match sniff(plain) {
         ValueKind::Json => {
-            let mut v: serde_json::Value = serde_json::from_slice(plain)
-                .map_err(|e| CliError::new(format!("etcd get: {key}: the JSON value does not parse: {e}")))?;
+            let mut v: serde_json::Value = serde_json::from_slice(plain).map_err(|e| {
+                CliError::new(format!(
+                    "etcd get: {key}: the JSON value does not parse: {e}"
+                ))
+            })?;
             if let Some(obj) = v.as_object_mut() {
                 let meta = obj
                     .entry("metadata")
@@ -684,7 +693,11 @@ fn print_audit(r: &AuditReport) -> Result<(), CliError> {
         "revision:  {} (newest {}, compacted below {})",
         r.revision, r.current_revision, r.compacted_revision
     )?;
-    writeln!(out, "objects:   {} ({} other keys)", r.objects, r.other_keys)?;
+    writeln!(
+        out,
+        "objects:   {} ({} other keys)",
+        r.objects, r.other_keys
+    )?;
     let w = r.types.keys().map(|k| k.len()).max().unwrap_or(4).max(4);
     writeln!(
         out,
@@ -736,7 +749,10 @@ mod tests {
         assert_eq!(p.resource.as_deref(), Some("services/specs"));
         assert!(type_matches(p.resource.as_deref(), "specs"));
         let p = parse_key("/kubernetes.io/apiregistration.k8s.io/apiservices/v1.apps");
-        assert_eq!(p.resource.as_deref(), Some("apiregistration.k8s.io/apiservices"));
+        assert_eq!(
+            p.resource.as_deref(),
+            Some("apiregistration.k8s.io/apiservices")
+        );
         assert_eq!((p.namespace, p.name.as_deref()), (None, Some("v1.apps")));
         assert_eq!(parse_key("/ocpvault-test/x"), KeyParts::default());
     }
@@ -745,7 +761,10 @@ mod tests {
     fn get_targets() {
         assert_eq!(
             candidates("secrets/s1", Some("p1")).unwrap(),
-            ["/kubernetes.io/secrets/p1/s1", "/openshift.io/secrets/p1/s1"]
+            [
+                "/kubernetes.io/secrets/p1/s1",
+                "/openshift.io/secrets/p1/s1"
+            ]
         );
         assert_eq!(candidates("/x/y", None).unwrap(), ["/x/y"]);
         assert!(candidates("secrets", None).is_err());

@@ -77,6 +77,9 @@ pub struct Meta {
     pub txid: u64,
 }
 
+/// Called with (key, value, is_bucket) for each element; returning false stops the walk.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8], bool) -> bool + 'a;
+
 /// A page the salvage walk could not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedPage {
@@ -106,6 +109,7 @@ struct Page {
     id: u64,
     flags: u16,
     count: usize,
+    overflow: u64,
     buf: Vec<u8>,
 }
 
@@ -169,10 +173,7 @@ fn parse_meta(page: u64, buf: &[u8]) -> Result<Meta, String> {
     if !meta.page_size.is_power_of_two()
         || !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&meta.page_size)
     {
-        return Err(format!(
-            "meta page {page} has page size {}",
-            meta.page_size
-        ));
+        return Err(format!("meta page {page} has page size {}", meta.page_size));
     }
     if meta.root < 2 || meta.root >= meta.pgid {
         return Err(format!(
@@ -213,6 +214,7 @@ impl Page {
             id,
             flags,
             count,
+            overflow: u64::from(u32_at(&buf, 12)),
             buf,
         })
     }
@@ -435,11 +437,7 @@ impl<R: Read + Seek> BoltDb<R> {
     /// Calls `f(key, value, is_bucket)` for every element of `bucket` in key order,
     /// until it returns false. In salvage mode an unreadable page is recorded and
     /// skipped; otherwise its error ends the walk.
-    pub fn for_each(
-        &mut self,
-        bucket: &Bucket,
-        f: &mut dyn FnMut(&[u8], &[u8], bool) -> bool,
-    ) -> Result<(), BoltError> {
+    pub fn for_each(&mut self, bucket: &Bucket, f: &mut Visitor<'_>) -> Result<(), BoltError> {
         let page = match self.bucket_root(bucket) {
             Ok(p) => p,
             Err(e) => return self.skip_or_fail(e),
@@ -447,7 +445,8 @@ impl<R: Read + Seek> BoltDb<R> {
         self.walk(page, 0, f).map(|_| ())
     }
 
-    fn skip_or_fail(&mut self, e: BoltError) -> Result<(), BoltError> {
+    /// Records an error as a skipped page (salvage mode), or returns it.
+    pub fn skip_or_fail(&mut self, e: BoltError) -> Result<(), BoltError> {
         if !self.salvage {
             return Err(e);
         }
@@ -462,13 +461,44 @@ impl<R: Read + Seek> BoltDb<R> {
         Ok(())
     }
 
+    /// The last resort of salvage, when a tree cannot be walked from its root: reads
+    /// every page in file order and calls `f(key, value, is_bucket)` for each element
+    /// of each readable leaf page, live or freed, of any bucket, until `f` returns
+    /// false. Callers must recognise their records and order them themselves.
+    pub fn scan_leaves(&mut self, f: &mut Visitor<'_>) -> Result<(), BoltError> {
+        let in_file = self.len / u64::from(self.meta.page_size);
+        if in_file < self.meta.pgid {
+            self.skip_or_fail(BoltError::page(
+                in_file,
+                format!(
+                    "pages {in_file}..{} are past the end of the file (truncated db)",
+                    self.meta.pgid
+                ),
+            ))?;
+        }
+        let end = self.meta.pgid.min(in_file);
+        let mut id = 2;
+        while id < end {
+            let Ok(page) = self.read_page(id) else {
+                id += 1;
+                continue;
+            };
+            id += 1 + page.overflow;
+            if !page.is_leaf() {
+                continue;
+            }
+            for i in 0..page.count {
+                let Ok(e) = page.leaf(i) else { break };
+                if !f(e.key, e.value, e.is_bucket) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Returns false when `f` asked to stop.
-    fn walk(
-        &mut self,
-        page: Page,
-        depth: u32,
-        f: &mut dyn FnMut(&[u8], &[u8], bool) -> bool,
-    ) -> Result<bool, BoltError> {
+    fn walk(&mut self, page: Page, depth: u32, f: &mut Visitor<'_>) -> Result<bool, BoltError> {
         if depth > MAX_DEPTH {
             self.skip_or_fail(BoltError::page(page.id, "deeper than 64 levels"))?;
             return Ok(true);
@@ -511,8 +541,8 @@ impl<R: Read + Seek> BoltDb<R> {
 /// Reads both meta pages and returns the valid one with the higher txid.
 fn read_meta<R: Read + Seek>(src: &mut R, len: u64) -> Result<Meta, BoltError> {
     let mut errors = Vec::new();
-    let first = read_at(src, 0, 4096, len)
-        .map_err(|e| BoltError::NoMeta(format!("meta page 0: {e}")))?;
+    let first =
+        read_at(src, 0, 4096, len).map_err(|e| BoltError::NoMeta(format!("meta page 0: {e}")))?;
     let meta0 = parse_meta(0, &first).map_err(|e| errors.push(e)).ok();
     // Page 1 sits one page size in; without a valid page 0 try the sizes bbolt tries.
     let sizes: Vec<u64> = match meta0 {

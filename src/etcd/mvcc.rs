@@ -210,14 +210,31 @@ pub fn compacted_revision<R: Read + Seek>(db: &mut BoltDb<R>) -> Result<i64, Mvc
     Ok(rev)
 }
 
-/// Replays the `key` bucket up to the revision asked for.
+/// Replays the `key` bucket up to the revision asked for. In salvage mode, a db
+/// whose `key` bucket cannot be walked from its root is read by scanning every leaf
+/// page (see [`BoltDb::scan_leaves`]); that may show keys whose delete was compacted
+/// away if an old page still holds them.
 pub fn read_state<R: Read + Seek>(
     db: &mut BoltDb<R>,
     opts: &ReadOptions<'_>,
 ) -> Result<State, MvccError> {
-    let compacted = compacted_revision(db)?;
+    let compacted = match compacted_revision(db) {
+        Ok(c) => c,
+        Err(MvccError::Bolt(e)) if opts.salvage => {
+            db.skip_or_fail(e)?;
+            0
+        }
+        Err(e) => return Err(e),
+    };
     let root = db.root();
-    let keys = db.bucket(&root, KEY_BUCKET)?.ok_or(MvccError::NoKeyBucket)?;
+    let keys = match db.bucket(&root, KEY_BUCKET) {
+        Ok(Some(b)) => Some(b),
+        Ok(None) => return Err(MvccError::NoKeyBucket),
+        Err(e) => {
+            db.skip_or_fail(e)?;
+            None
+        }
+    };
     if let Some(at) = opts.at
         && at < compacted
     {
@@ -226,30 +243,80 @@ pub fn read_state<R: Read + Seek>(
             compacted,
         });
     }
-    let limit = opts.at.unwrap_or(i64::MAX);
-    let mut state = State {
-        compacted,
-        ..State::default()
+    let mut replay = Replay {
+        opts,
+        limit: opts.at.unwrap_or(i64::MAX),
+        state: State {
+            compacted,
+            ..State::default()
+        },
+        problems: Vec::new(),
     };
-    let mut fatal = None;
-    db.for_each(&keys, &mut |k, v, _| {
+    match keys {
+        Some(keys) => db.for_each(&keys, &mut |k, v, _| replay.record(k, v))?,
+        None => {
+            // File order is not revision order: gather, then replay in order.
+            let mut found: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            db.scan_leaves(&mut |k, v, is_bucket| {
+                if !is_bucket && parse_revision(k).is_some() && decode_key_value(v).is_ok() {
+                    found.insert(k.to_vec(), v.to_vec());
+                }
+                true
+            })?;
+            for (k, v) in &found {
+                replay.record(k, v);
+            }
+        }
+    }
+    let mut state = replay.state;
+    for e in replay.problems {
+        if !opts.salvage {
+            return Err(e);
+        }
+        state.bad_records.push(e.to_string());
+    }
+    if let Some(at) = opts.at
+        && at > state.current_revision
+    {
+        return Err(MvccError::Future {
+            revision: at,
+            current: state.current_revision,
+        });
+    }
+    state.revision = opts.at.unwrap_or(state.current_revision);
+    Ok(state)
+}
+
+/// The state being rebuilt, record by record in revision order.
+struct Replay<'a, 'b> {
+    opts: &'a ReadOptions<'b>,
+    limit: i64,
+    state: State,
+    /// Undecodable records: the first ends the walk unless salvaging.
+    problems: Vec<MvccError>,
+}
+
+impl Replay<'_, '_> {
+    /// Applies one `key` bucket record; false stops the walk (an error, not salvaging).
+    fn record(&mut self, k: &[u8], v: &[u8]) -> bool {
         let Some(rev) = parse_revision(k) else {
-            fatal = Some(bad(k, "not a revision key".into()));
-            return opts.salvage;
+            self.problems.push(bad(k, "not a revision key".into()));
+            return self.opts.salvage;
         };
+        let state = &mut self.state;
         state.current_revision = state.current_revision.max(rev.main);
-        if rev.main > limit {
+        if rev.main > self.limit {
             // Later records are newer still; only the current revision is wanted.
             return true;
         }
         let kv = match decode_key_value(v) {
             Ok(kv) => kv,
             Err(why) => {
-                fatal = Some(bad(k, why));
-                return opts.salvage;
+                self.problems.push(bad(k, why));
+                return self.opts.salvage;
             }
         };
-        let wanted = (opts.want_value)(&kv.key);
+        let wanted = (self.opts.want_value)(&kv.key);
         if rev.tombstone {
             state.objects.remove(&kv.key);
             if wanted {
@@ -273,23 +340,7 @@ pub fn read_state<R: Read + Seek>(
         };
         state.objects.insert(obj.key.clone(), obj);
         true
-    })?;
-    if let Some(e) = fatal {
-        if !opts.salvage {
-            return Err(e);
-        }
-        state.bad_records.push(e.to_string());
     }
-    if let Some(at) = opts.at
-        && at > state.current_revision
-    {
-        return Err(MvccError::Future {
-            revision: at,
-            current: state.current_revision,
-        });
-    }
-    state.revision = opts.at.unwrap_or(state.current_revision);
-    Ok(state)
 }
 
 fn bad(k: &[u8], why: String) -> MvccError {

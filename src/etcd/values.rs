@@ -109,7 +109,7 @@ pub fn decode_envelope(value: &[u8], partial: bool) -> Result<Envelope, String> 
         Ok(())
     });
     match res {
-        Err(e) if !(partial && !env.kind.is_empty()) => Err(e),
+        Err(e) if !partial || env.kind.is_empty() => Err(e),
         _ => Ok(env),
     }
 }

@@ -62,7 +62,10 @@ fn sniffs_every_kind() {
     assert_eq!(sniff(b"{\"kind\":\"Secret\"}"), ValueKind::Json);
     assert_eq!(sniff(b"k8s:enc:broken"), ValueKind::Raw);
     assert_eq!(sniff(b""), ValueKind::Raw);
-    assert_eq!(json_kind(b"{\"kind\": \"ConfigMap\",\"apiVersion\":\"v1\"}").as_deref(), Some("ConfigMap"));
+    assert_eq!(
+        json_kind(b"{\"kind\": \"ConfigMap\",\"apiVersion\":\"v1\"}").as_deref(),
+        Some("ConfigMap")
+    );
     assert_eq!(json_kind(b"{\"apiVersion\":\"v1\"}"), None);
 }
 
@@ -88,14 +91,20 @@ fn envelope_decodes_whole_and_cut_short() {
 fn aescbc_and_aesgcm_decrypt_with_the_configured_keys() {
     let keys = EncryptionKeys::parse(CONFIG).unwrap();
     let plain = b"k8s\0secret payload that spans more than one block";
-    assert_eq!(decrypt(&cbc_value("key1", plain), b"/any", &keys).unwrap(), plain);
+    assert_eq!(
+        decrypt(&cbc_value("key1", plain), b"/any", &keys).unwrap(),
+        plain
+    );
     let aad = b"/kubernetes.io/secrets/p/s";
     assert_eq!(decrypt(&gcm_value(aad, plain), aad, &keys).unwrap(), plain);
     // GCM binds the value to its etcd key.
     let err = decrypt(&gcm_value(aad, plain), b"/elsewhere", &keys).unwrap_err();
     assert!(matches!(err, DecryptError::Failed { .. }), "{err}");
     let err = decrypt(&cbc_value("key2", plain), b"/any", &keys).unwrap_err();
-    assert_eq!(err.to_string(), "no aescbc key named key2 in the encryption configuration");
+    assert_eq!(
+        err.to_string(),
+        "no aescbc key named key2 in the encryption configuration"
+    );
     let mut damaged = cbc_value("key1", plain);
     let last = damaged.len() - 1;
     damaged[last] ^= 0x55;
