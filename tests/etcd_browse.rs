@@ -245,6 +245,7 @@ fn ls_get_audit_read_every_wire_format_from_the_archive() {
     let (code, out) = run(&["etcd", "ls", a, "--json"]);
     assert_eq!(code, Some(0), "{}", stderr(&out));
     let ls = json_of(&out);
+    check_doc("ls", &ls);
     assert_eq!(ls["compacted_revision"], f.compact_rev);
     let objects = ls["objects"].as_array().unwrap();
     let got: Vec<&str> = objects.iter().map(|o| o["key"].as_str().unwrap()).collect();
@@ -382,6 +383,7 @@ fn ls_get_audit_read_every_wire_format_from_the_archive() {
     let (code, out) = run(&["etcd", "audit", a, "--json"]);
     assert_eq!(code, Some(1), "{}", stderr(&out));
     let au = json_of(&out);
+    check_doc("audit", &au);
     let secrets = &au["types"]["secrets"];
     assert_eq!(secrets["objects"], 4);
     assert_eq!(secrets["encrypted"], 3);
@@ -465,6 +467,7 @@ fn deep_tree_overflow_and_truncated_db() {
     let (code, out) = run(&["etcd", "ls", s(&cut), "--salvage", "--json"]);
     assert_eq!(code, Some(1), "{}", stderr(&out));
     let ls = json_of(&out);
+    check_doc("ls", &ls);
     let skipped = ls["skipped_pages"].as_array().unwrap();
     assert!(!skipped.is_empty());
     assert!(
@@ -482,5 +485,116 @@ fn deep_tree_overflow_and_truncated_db() {
     for o in objects {
         let key = o["key"].as_str().unwrap();
         assert_eq!(o["size"], keys[key].len(), "{key}");
+    }
+}
+
+/// The field tables of formats/etcd-browse.md §6, by `<!-- etcd-browse-json: NAME -->`:
+/// (path, types, optional).
+fn doc_tables() -> BTreeMap<String, Vec<(String, Vec<String>, bool)>> {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("formats/etcd-browse.md"),
+    )
+    .unwrap();
+    let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    let mut current = None;
+    for line in doc.lines() {
+        if let Some(n) = line
+            .strip_prefix("<!-- etcd-browse-json: ")
+            .and_then(|l| l.strip_suffix(" -->"))
+        {
+            current = Some(n.to_string());
+            continue;
+        }
+        let (Some(name), Some(row)) = (&current, line.strip_prefix("| `")) else {
+            continue;
+        };
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let path = cells[0].trim_end_matches('`').to_string();
+        let (types, optional) = match cells[1].strip_suffix(", optional") {
+            Some(t) => (t, true),
+            None => (cells[1], false),
+        };
+        let types = types.split(" or ").map(str::to_string).collect();
+        out.entry(name.clone())
+            .or_default()
+            .push((path, types, optional));
+    }
+    out
+}
+
+fn type_ok(v: &Value, types: &[String]) -> bool {
+    types.iter().any(|t| match t.as_str() {
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "boolean" => v.is_boolean(),
+        "array" => v.is_array(),
+        "array of string" => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+        "object" => v.is_object(),
+        "null" => v.is_null(),
+        other => panic!("unknown type {other} in formats/etcd-browse.md"),
+    })
+}
+
+/// The values at `path` (`a.b`, `a[].b`, `.`), and whether the path exists at all.
+fn at_path<'a>(root: &'a Value, path: &str) -> Vec<Option<&'a Value>> {
+    if path == "." {
+        return vec![Some(root)];
+    }
+    let mut cur = vec![Some(root)];
+    for seg in path.split('.') {
+        let (name, each) = match seg.strip_suffix("[]") {
+            Some(n) => (n, true),
+            None => (seg, false),
+        };
+        let mut next = Vec::new();
+        for v in cur.into_iter().flatten() {
+            let child = v.get(name);
+            if each {
+                next.extend(
+                    child
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(Some),
+                );
+            } else {
+                next.push(child);
+            }
+        }
+        cur = next;
+    }
+    cur
+}
+
+/// Checks `value` against table `name`: every documented field present (unless
+/// optional) with its type, and no undocumented top-level or array-element field.
+fn check_doc(name: &str, value: &Value) {
+    let tables = doc_tables();
+    let rows = tables
+        .get(name)
+        .unwrap_or_else(|| panic!("formats/etcd-browse.md has no table {name}"));
+    for (path, types, optional) in rows {
+        for v in at_path(value, path) {
+            match v {
+                Some(v) => assert!(type_ok(v, types), "{name}: {path} is {v}, not {types:?}"),
+                None => assert!(optional, "{name}: {path} missing"),
+            }
+        }
+    }
+    let documented: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let check_keys = |prefix: &str, v: &Value| {
+        for k in v.as_object().into_iter().flat_map(|o| o.keys()) {
+            let p = format!("{prefix}{k}");
+            assert!(
+                documented.contains(&p.as_str()) || prefix.starts_with("types."),
+                "{name}: field {p} is not documented"
+            );
+        }
+    };
+    check_keys("", value);
+    for (k, v) in value.as_object().into_iter().flatten() {
+        if let Some(first) = v.as_array().and_then(|a| a.first()) {
+            check_keys(&format!("{k}[]."), first);
+        }
     }
 }

@@ -26,11 +26,13 @@ pub const ENCRYPTION_CONFIG_PATH: &str = "/etc/origin/master/encryption-config.y
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024; // 1 MiB
 const ROOTS: [&str; 2] = ["/kubernetes.io/", "/openshift.io/"];
 
+const AFTER_HELP: &str = "ARCHIVE may also be an etcd v3 db file itself (a copy of member/snap/db, \
+or what `etcdctl snapshot save` wrote). Keys are /kubernetes.io/<type>/<project>/<name> and \
+/openshift.io/<type>/<project>/<name>; cluster-scoped ones have no <project>. See formats/etcd-browse.md.";
+
 /// The db to read: an archive's snapshot, or a bbolt file itself.
 #[derive(Debug, clap::Args)]
 pub struct DbArgs {
-    /// ARCHIVE may also be a bbolt db file itself (a copy of member/snap/db, or what
-    /// `etcdctl snapshot save` wrote).
     #[command(flatten)]
     pub input: ReadArchive,
     /// Read the state at revision N instead of the newest (unless compacted away).
@@ -42,6 +44,7 @@ pub struct DbArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct LsArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -68,6 +71,7 @@ pub enum GetFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct GetArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -87,6 +91,7 @@ pub struct GetArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct AuditArgs {
     #[command(flatten)]
     pub db: DbArgs,
