@@ -378,6 +378,9 @@ fn ls_get_audit_read_every_wire_format_from_the_archive() {
     let (code, out) = run(&["etcd", "ls", a, "--revision", &old]);
     assert_eq!(code, Some(2));
     assert!(stderr(&out).contains("is compacted"), "{}", stderr(&out));
+    let (code, out) = run(&["etcd", "ls", a, "--revision", "999999"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr(&out).contains("is newer than"), "{}", stderr(&out));
 
     // audit: counts per type, JSON vs protobuf, secrets not encrypted.
     let (code, out) = run(&["etcd", "audit", a, "--json"]);
@@ -456,6 +459,14 @@ fn deep_tree_overflow_and_truncated_db() {
     let bytes = std::fs::read(&db).unwrap();
     let cut = dir.path().join("cut.db");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    // Meta page 0 torn as well: meta page 1 still identifies the file.
+    let torn = dir.path().join("torn.db");
+    let mut t = bytes[..bytes.len() / 2].to_vec();
+    t[..4096].fill(0);
+    std::fs::write(&torn, &t).unwrap();
+    let (code, out) = run(&["etcd", "ls", s(&torn), "--salvage", "--json"]);
+    assert_eq!(code, Some(1), "{}", stderr(&out));
+    assert!(json_of(&out)["objects"].as_array().unwrap().len() > 1000);
     let (code, out) = run(&["etcd", "ls", s(&cut)]);
     assert_eq!(code, Some(2));
     let err = stderr(&out);

@@ -109,12 +109,20 @@ struct OpenDb {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// True when `path` starts like a bbolt file: the magic of meta page 0, or of meta
+/// page 1 at 4 KiB (the page size of every etcd host) when page 0 is torn.
 fn is_bolt_file(path: &Path) -> bool {
-    let mut head = [0u8; 20];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && head[16..20] == MAGIC.to_le_bytes()
+    let mut head = Vec::new();
+    if File::open(path)
+        .and_then(|f| f.take(4096 + 20).read_to_end(&mut head))
+        .is_err()
+    {
+        return false;
+    }
+    let magic = MAGIC.to_le_bytes();
+    [16, 4096 + 16]
+        .iter()
+        .any(|at| head.get(*at..at + 4) == Some(&magic[..]))
 }
 
 fn open_db(args: &DbArgs) -> Result<OpenDb, CliError> {

@@ -255,16 +255,26 @@ pub fn read_state<R: Read + Seek>(
     match keys {
         Some(keys) => db.for_each(&keys, &mut |k, v, _| replay.record(k, v))?,
         None => {
-            // File order is not revision order: gather, then replay in order.
-            let mut found: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            // File order is not revision order: gather, then replay in order. Only
+            // the head of each value is kept, unless the caller wants the value.
+            let mut found: BTreeMap<Vec<u8>, (KeyValue, u64)> = BTreeMap::new();
             db.scan_leaves(&mut |k, v, is_bucket| {
-                if !is_bucket && parse_revision(k).is_some() && decode_key_value(v).is_ok() {
-                    found.insert(k.to_vec(), v.to_vec());
+                if is_bucket || parse_revision(k).is_none() {
+                    return true;
+                }
+                if let Ok(mut kv) = decode_key_value(v) {
+                    let size = kv.value.len() as u64;
+                    if !(opts.want_value)(&kv.key) {
+                        kv.value.truncate(HEAD_BYTES);
+                    }
+                    found.insert(k.to_vec(), (kv, size));
                 }
                 true
             })?;
-            for (k, v) in &found {
-                replay.record(k, v);
+            for (k, (kv, size)) in found {
+                if let Some(rev) = parse_revision(&k) {
+                    replay.apply(rev, kv, size);
+                }
             }
         }
     }
@@ -316,13 +326,25 @@ impl Replay<'_, '_> {
                 return self.opts.salvage;
             }
         };
+        let size = kv.value.len() as u64;
+        self.apply(rev, kv, size);
+        true
+    }
+
+    /// Applies one decoded record whose value was `size` bytes.
+    fn apply(&mut self, rev: Revision, kv: KeyValue, size: u64) {
+        let state = &mut self.state;
+        state.current_revision = state.current_revision.max(rev.main);
+        if rev.main > self.limit {
+            return;
+        }
         let wanted = (self.opts.want_value)(&kv.key);
         if rev.tombstone {
             state.objects.remove(&kv.key);
             if wanted {
                 state.deleted.insert(kv.key, rev.main);
             }
-            return true;
+            return;
         }
         if wanted {
             state.deleted.remove(&kv.key);
@@ -333,13 +355,12 @@ impl Replay<'_, '_> {
             mod_revision: kv.mod_revision,
             version: kv.version,
             lease: kv.lease,
-            size: kv.value.len() as u64,
+            size,
             head: kv.value[..kv.value.len().min(HEAD_BYTES)].to_vec(),
             value,
             key: kv.key,
         };
         state.objects.insert(obj.key.clone(), obj);
-        true
     }
 }
 
