@@ -115,10 +115,12 @@ fn aesgcm(etcd_key: &str, plain: &[u8]) -> Vec<u8> {
     v
 }
 
-fn take_snapshot(root: &Path, dir: &Path) -> PathBuf {
+fn take_snapshot(root: &Path, dir: &Path, extra: &[&str]) -> PathBuf {
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let out = ocpvault(&["snapshot", "--root", s(root), "--output", s(&out_dir)]);
+    let mut args = vec!["snapshot", "--root", s(root), "--output", s(&out_dir)];
+    args.extend_from_slice(extra);
+    let out = ocpvault(&args);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("archive: ").map(PathBuf::from))
@@ -225,7 +227,7 @@ fn fixture() -> Option<Fixture> {
     let master = root.join("etc/origin/master");
     std::fs::create_dir_all(&master).unwrap();
     std::fs::write(master.join("encryption-config.yaml"), ENCRYPTION_CONFIG).unwrap();
-    let archive = take_snapshot(&root, dir.path());
+    let archive = take_snapshot(&root, dir.path(), &[]);
     Some(Fixture {
         _dir: dir,
         archive,
@@ -608,4 +610,44 @@ fn check_doc(name: &str, value: &Value) {
             check_keys(&format!("{k}[]."), first);
         }
     }
+}
+
+/// A data-dir capture (etcd stopped) stores member/snap/db without a trailer; the
+/// commands read it the same way.
+#[test]
+fn data_dir_capture_is_read_too() {
+    if !have_etcd() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServerConfig::new(dir.path(), "m", None);
+    let mut server = EtcdServer::start(&cfg);
+    put(&server, CM, cm_json("one").as_bytes());
+    let rev = put(&server, CM, cm_json("two").as_bytes());
+    server.stop();
+    let root = host_root(dir.path(), &cfg.etcd_conf(), None);
+    let archive = take_snapshot(&root, dir.path(), &["--etcd-data-dir", s(&cfg.data_dir)]);
+    // The private copy of the db goes under TMPDIR and is gone afterwards.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = common::bin()
+        .args(["etcd", "get", s(&archive), CM])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    let v = json_of(&out);
+    assert_eq!(v["data"]["k"], "two");
+    assert_eq!(v["metadata"]["resourceVersion"], rev.to_string());
+    let (_, out) = run(&["etcd", "ls", s(&archive), "--json"]);
+    let ls = json_of(&out);
+    assert!(
+        ls["db"]
+            .as_str()
+            .unwrap()
+            .ends_with("/.ocpvault/etcd/data-dir/member/snap/db"),
+        "{ls}"
+    );
+    assert_eq!(ls["objects"][0]["version"], 2);
 }
