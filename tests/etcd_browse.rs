@@ -121,6 +121,7 @@ fn take_snapshot(root: &Path, dir: &Path, extra: &[&str]) -> PathBuf {
     let mut args = vec!["snapshot", "--root", s(root), "--output", s(&out_dir)];
     args.extend_from_slice(extra);
     let out = ocpvault(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("archive: ").map(PathBuf::from))
@@ -248,7 +249,16 @@ fn ls_get_audit_read_every_wire_format_from_the_archive() {
     assert_eq!(code, Some(0), "{}", stderr(&out));
     let ls = json_of(&out);
     check_doc("ls", &ls);
+    assert_eq!(ls["source"], "index");
     assert_eq!(ls["compacted_revision"], f.compact_rev);
+    // The index says exactly what a scan of the db says.
+    let current = ls["revision"].to_string();
+    let (code, out) = run(&["etcd", "ls", a, "--json", "--revision", &current]);
+    assert_eq!(code, Some(0), "{}", stderr(&out));
+    let scanned = json_of(&out);
+    assert_eq!(scanned["source"], "scan");
+    assert_eq!(scanned["objects"], ls["objects"]);
+    assert_eq!(scanned["compacted_revision"], ls["compacted_revision"]);
     let objects = ls["objects"].as_array().unwrap();
     let got: Vec<&str> = objects.iter().map(|o| o["key"].as_str().unwrap()).collect();
     let want: Vec<&str> = f.expect.keys().map(String::as_str).collect();
@@ -650,4 +660,5 @@ fn data_dir_capture_is_read_too() {
         "{ls}"
     );
     assert_eq!(ls["objects"][0]["version"], 2);
+    assert_eq!(ls["source"], "scan");
 }

@@ -8,10 +8,12 @@
 use super::archive_cmds::ReadArchive;
 use super::output::print_json;
 use super::{CliError, CmdResult, Outcome};
+use crate::archive::ArchiveReader;
 use crate::etcd::bbolt::{BoltDb, MAGIC, Stats};
+use crate::etcd::index::{IndexedKey, KEY_INDEX_PATH, KeyIndex, read_index};
 use crate::etcd::mvcc::{MvccError, ReadOptions, State, read_state};
 use crate::etcd::values::{
-    DecryptError, EncryptionKeys, ValueKind, decode_envelope, decrypt, kind_of, sniff,
+    DecryptError, EncryptionKeys, ValueKind, decode_envelope, decrypt, sniff,
 };
 use crate::etcd::{DATA_DIR_DB_PATH, SNAPSHOT_PATH};
 use serde::Serialize;
@@ -125,14 +127,49 @@ fn is_bolt_file(path: &Path) -> bool {
         .any(|at| head.get(*at..at + 4) == Some(&magic[..]))
 }
 
-fn open_db(args: &DbArgs) -> Result<OpenDb, CliError> {
+/// An archive, or a db file given as ARCHIVE.
+enum Input {
+    Archive(Box<ArchiveReader>),
+    Db(OpenDb),
+}
+
+fn open_input(args: &DbArgs) -> Result<Input, CliError> {
     let path = &args.input.archive;
     if is_bolt_file(path) {
         let file =
             File::open(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
-        return finish_open(file, path.display().to_string(), None, None, args.salvage);
+        let db = finish_open(file, path.display().to_string(), None, None, args.salvage)?;
+        return Ok(Input::Db(db));
     }
-    let mut reader = args.input.open()?;
+    Ok(Input::Archive(Box::new(args.input.open()?)))
+}
+
+fn open_db(args: &DbArgs) -> Result<OpenDb, CliError> {
+    match open_input(args)? {
+        Input::Db(db) => Ok(db),
+        Input::Archive(reader) => db_from_archive(*reader, args),
+    }
+}
+
+/// The key index of the archive, when it has one and it answers the question (the
+/// newest revision, no salvage).
+fn archived_index(reader: &mut ArchiveReader, args: &DbArgs) -> Result<Option<KeyIndex>, CliError> {
+    if args.revision.is_some() || args.salvage {
+        return Ok(None);
+    }
+    let Some(id) = reader
+        .manifest()
+        .entry(KEY_INDEX_PATH.as_bytes())
+        .and_then(|e| e.object)
+    else {
+        return Ok(None);
+    };
+    let obj = reader.open_object(&id)?;
+    Ok(Some(read_index(obj)?))
+}
+
+fn db_from_archive(mut reader: ArchiveReader, args: &DbArgs) -> Result<OpenDb, CliError> {
+    let path = &args.input.archive;
     let entry = [SNAPSHOT_PATH, DATA_DIR_DB_PATH].iter().find_map(|p| {
         let e = reader.manifest().entry(p.as_bytes())?;
         Some((*p, e.object?))
@@ -226,64 +263,11 @@ fn read(open: &mut OpenDb, args: &DbArgs, want: &dyn Fn(&[u8]) -> bool) -> Resul
     })
 }
 
-/// What a key says about its object.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct KeyParts {
-    pub resource: Option<String>,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
-}
-
-/// `/kubernetes.io/<resource>/[<namespace>/]<name>` and the same under
-/// `/openshift.io/`; a first segment with a dot is an API group
-/// (`/kubernetes.io/apiregistration.k8s.io/apiservices/<name>`).
-pub fn parse_key(key: &str) -> KeyParts {
-    let Some(rest) = ROOTS.iter().find_map(|r| key.strip_prefix(r)) else {
-        return KeyParts::default();
-    };
-    let mut parts: Vec<&str> = rest.split('/').collect();
-    let mut resource = parts.remove(0).to_string();
-    if resource.contains('.') && parts.len() >= 2 {
-        resource = format!("{resource}/{}", parts.remove(0));
-    }
-    let (namespace, name) = match parts.as_slice() {
-        [] => (None, None),
-        [name] => (None, Some(name.to_string())),
-        [.., ns, name] => {
-            for extra in &parts[..parts.len() - 2] {
-                resource = format!("{resource}/{extra}");
-            }
-            (Some(ns.to_string()), Some(name.to_string()))
-        }
-    };
-    KeyParts {
-        resource: Some(resource),
-        namespace,
-        name,
-    }
-}
-
 fn type_matches(resource: Option<&str>, wanted: &str) -> bool {
     resource.is_some_and(|r| r == wanted || r.rsplit('/').next() == Some(wanted))
 }
 
-#[derive(Debug, Serialize)]
-struct LsRow {
-    key: String,
-    #[serde(flatten)]
-    parts: KeyParts,
-    kind: Option<String>,
-    create_revision: i64,
-    mod_revision: i64,
-    version: i64,
-    lease: i64,
-    size: u64,
-    encoding: &'static str,
-    encrypted: bool,
-    encryption: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct Damage {
     skipped_pages: Vec<SkippedRow>,
     bad_records: Vec<String>,
@@ -298,10 +282,12 @@ struct SkippedRow {
 #[derive(Debug, Serialize)]
 struct LsReport {
     db: String,
+    /// `index` (the archived key index) or `scan` (the db itself).
+    source: &'static str,
     revision: i64,
     current_revision: i64,
     compacted_revision: i64,
-    objects: Vec<LsRow>,
+    objects: Vec<IndexedKey>,
     #[serde(flatten)]
     damage: Damage,
 }
@@ -335,58 +321,52 @@ fn warn_damage(d: &Damage) -> Outcome {
     }
 }
 
-fn row(obj: &crate::etcd::mvcc::Object) -> LsRow {
-    let key = String::from_utf8_lossy(&obj.key).into_owned();
-    let kind = sniff(&obj.head);
-    let encryption = match &kind {
-        ValueKind::Encrypted { provider, key_name } => Some(format!("{provider}:{key_name}")),
-        _ => None,
-    };
-    LsRow {
-        parts: parse_key(&key),
-        key,
-        kind: kind_of(&obj.head),
-        create_revision: obj.create_revision,
-        mod_revision: obj.mod_revision,
-        version: obj.version,
-        lease: obj.lease,
-        size: obj.size,
-        encoding: kind.as_str(),
-        encrypted: encryption.is_some(),
-        encryption,
-    }
-}
-
 /// Runs `ocpvault etcd ls`.
 pub fn ls(args: LsArgs) -> CmdResult {
-    let mut open = open_db(&args.db)?;
-    let state = read(&mut open, &args.db, &|_| false)?;
+    let mut report = match open_input(&args.db)? {
+        Input::Archive(mut reader) => match archived_index(&mut reader, &args.db)? {
+            Some(index) => LsReport {
+                db: format!("{}:{KEY_INDEX_PATH}", args.db.input.archive.display()),
+                source: "index",
+                revision: index.revision,
+                current_revision: index.revision,
+                compacted_revision: index.compacted_revision,
+                objects: index.keys,
+                damage: Damage::default(),
+            },
+            None => ls_scan(db_from_archive(*reader, &args.db)?, &args.db)?,
+        },
+        Input::Db(open) => ls_scan(open, &args.db)?,
+    };
     let selector = args.selector.as_deref();
-    let rows: Vec<LsRow> = state
-        .objects
-        .values()
-        .map(row)
-        .filter(|r| match selector {
+    report.objects.retain(|r| {
+        let selected = match selector {
             Some(p) if p.starts_with('/') => r.key.starts_with(p),
             Some(t) => type_matches(r.parts.resource.as_deref(), t),
             None => true,
-        })
-        .filter(|r| args.namespace.is_none() || r.parts.namespace == args.namespace)
-        .collect();
-    let report = LsReport {
-        db: open.label.clone(),
-        revision: state.revision,
-        current_revision: state.current_revision,
-        compacted_revision: state.compacted,
-        objects: rows,
-        damage: damage(&open, &state),
-    };
+        };
+        selected && (args.namespace.is_none() || r.parts.namespace == args.namespace)
+    });
     if args.json {
         print_json(&report)?;
     } else {
         print_ls(&report)?;
     }
     Ok(warn_damage(&report.damage))
+}
+
+/// Every live key, from a scan of the db.
+fn ls_scan(mut open: OpenDb, args: &DbArgs) -> Result<LsReport, CliError> {
+    let state = read(&mut open, args, &|_| false)?;
+    Ok(LsReport {
+        db: open.label.clone(),
+        source: "scan",
+        revision: state.revision,
+        current_revision: state.current_revision,
+        compacted_revision: state.compacted,
+        objects: state.objects.values().map(IndexedKey::describe).collect(),
+        damage: damage(&open, &state),
+    })
 }
 
 fn print_ls(r: &LsReport) -> Result<(), CliError> {
@@ -659,7 +639,7 @@ pub fn audit(args: AuditArgs) -> CmdResult {
         damage: damage(&open, &state),
     };
     for obj in state.objects.values() {
-        let r = row(obj);
+        let r = IndexedKey::describe(obj);
         let Some(resource) = r.parts.resource.clone() else {
             report.other_keys += 1;
             continue;
@@ -667,7 +647,7 @@ pub fn audit(args: AuditArgs) -> CmdResult {
         let c = report.types.entry(resource.clone()).or_default();
         c.objects += 1;
         c.bytes += r.size;
-        match r.encoding {
+        match r.encoding.as_str() {
             "json" => c.json += 1,
             "protobuf" => c.protobuf += 1,
             "encrypted" => c.encrypted += 1,
@@ -747,27 +727,14 @@ fn print_audit(r: &AuditReport) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::etcd::index::parse_key;
 
     #[test]
-    fn keys_split_into_type_namespace_name() {
-        let p = parse_key("/kubernetes.io/secrets/p1/s1");
-        assert_eq!(p.resource.as_deref(), Some("secrets"));
-        assert_eq!(p.namespace.as_deref(), Some("p1"));
-        assert_eq!(p.name.as_deref(), Some("s1"));
-        let p = parse_key("/openshift.io/deploymentconfigs/p1/dc");
-        assert_eq!(p.resource.as_deref(), Some("deploymentconfigs"));
-        let p = parse_key("/kubernetes.io/namespaces/p1");
-        assert_eq!((p.namespace, p.name.as_deref()), (None, Some("p1")));
+    fn type_names_match_the_last_segment() {
         let p = parse_key("/kubernetes.io/services/specs/p1/web");
-        assert_eq!(p.resource.as_deref(), Some("services/specs"));
         assert!(type_matches(p.resource.as_deref(), "specs"));
-        let p = parse_key("/kubernetes.io/apiregistration.k8s.io/apiservices/v1.apps");
-        assert_eq!(
-            p.resource.as_deref(),
-            Some("apiregistration.k8s.io/apiservices")
-        );
-        assert_eq!((p.namespace, p.name.as_deref()), (None, Some("v1.apps")));
-        assert_eq!(parse_key("/ocpvault-test/x"), KeyParts::default());
+        assert!(type_matches(p.resource.as_deref(), "services/specs"));
+        assert!(!type_matches(p.resource.as_deref(), "services"));
     }
 
     #[test]

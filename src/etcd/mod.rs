@@ -6,6 +6,7 @@
 
 pub mod bbolt;
 pub mod conf;
+pub mod index;
 pub mod mvcc;
 pub mod record;
 pub mod trailer;
