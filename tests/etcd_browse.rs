@@ -662,3 +662,42 @@ fn data_dir_capture_is_read_too() {
     assert_eq!(ls["objects"][0]["version"], 2);
     assert_eq!(ls["source"], "scan");
 }
+
+/// When the key index cannot be built (here: no usable TMPDIR for the copy of the
+/// stream) the snapshot is still stored, the source lists the index as failed
+/// (exit 1), and `etcd ls` scans the db instead.
+#[test]
+fn snapshot_without_an_index_still_lists() {
+    if !have_etcd() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServerConfig::new(dir.path(), "m", None);
+    let server = EtcdServer::start(&cfg);
+    put(&server, CM, cm_json("one").as_bytes());
+    let root = host_root(dir.path(), &cfg.etcd_conf(), None);
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = common::bin()
+        .args([
+            "snapshot",
+            "--root",
+            s(&root),
+            "--output",
+            s(&out_dir),
+            "--json",
+        ])
+        .env("TMPDIR", dir.path().join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json_of(&out);
+    let text = report.to_string();
+    assert!(text.contains("/.ocpvault/etcd/keys.json.zst"), "{text}");
+    let archive = report["archive"].as_str().unwrap().to_string();
+    let (code, out) = run(&["etcd", "ls", &archive, "--json"]);
+    assert_eq!(code, Some(0), "{}", stderr(&out));
+    let ls = json_of(&out);
+    assert_eq!(ls["source"], "scan");
+    assert_eq!(ls["objects"][0]["key"], CM);
+}

@@ -164,8 +164,12 @@ fn archived_index(reader: &mut ArchiveReader, args: &DbArgs) -> Result<Option<Ke
     else {
         return Ok(None);
     };
-    let obj = reader.open_object(&id)?;
-    Ok(Some(read_index(obj)?))
+    let mut obj = reader.open_object(&id)?;
+    let index = read_index(&mut obj)?;
+    // Reading to the end is what checks the object's size and hash.
+    std::io::copy(&mut obj, &mut std::io::sink())
+        .map_err(|e| CliError::new(format!("{KEY_INDEX_PATH} in the archive: {e}")))?;
+    Ok(Some(index))
 }
 
 fn db_from_archive(mut reader: ArchiveReader, args: &DbArgs) -> Result<OpenDb, CliError> {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek};
 
 /// How many bytes of each value are kept for sniffing its kind.
-pub const HEAD_BYTES: usize = 512;
+pub const HEAD_BYTES: usize = 256;
 
 const KEY_BUCKET: &[u8] = b"key";
 const META_BUCKET: &[u8] = b"meta";
