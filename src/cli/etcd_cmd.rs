@@ -129,6 +129,12 @@ pub enum EtcdCommand {
     Status(StatusArgs),
     /// Restore the archived snapshot into a new etcd data directory.
     Restore(RestoreArgs),
+    /// List the keys and objects of the archived snapshot, offline.
+    Ls(super::etcd_browse::LsArgs),
+    /// Print one object of the archived snapshot, decrypted when encrypted at rest.
+    Get(super::etcd_browse::GetArgs),
+    /// Count objects per type, JSON vs protobuf, and secrets not encrypted at rest.
+    Audit(super::etcd_browse::AuditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -177,6 +183,9 @@ pub fn run(args: EtcdArgs) -> CmdResult {
     match args.command {
         EtcdCommand::Status(a) => status(a),
         EtcdCommand::Restore(a) => restore(a),
+        EtcdCommand::Ls(a) => super::etcd_browse::ls(a),
+        EtcdCommand::Get(a) => super::etcd_browse::get(a),
+        EtcdCommand::Audit(a) => super::etcd_browse::audit(a),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod archive_cmds;
 mod config_defaults;
 mod diff_cmd;
 mod docs_cmd;
+mod etcd_browse;
 mod etcd_cmd;
 pub mod output;
 mod packages_cmd;

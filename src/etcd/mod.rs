@@ -7,11 +7,15 @@
 //!
 //! Imports: the archive library and `collect` (the source helpers); never the CLI.
 
+pub mod bbolt;
 pub mod capture;
 pub mod conf;
+pub mod index;
+pub mod mvcc;
 pub mod record;
 pub mod restore;
 pub mod trailer;
+pub mod values;
 
 /// Where a live snapshot is stored: one object, byte for byte what
 /// `etcdctl snapshot save` writes, integrity trailer included.

@@ -12,6 +12,7 @@ mod corruption;
 mod crypto_ship;
 mod diff;
 mod etcd;
+mod etcd_browse;
 mod fuzz_regressions;
 mod hostile;
 mod hostile_inplace;

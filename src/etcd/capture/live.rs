@@ -53,6 +53,12 @@ pub(super) fn capture(
     details.secret_files = vec![SNAPSHOT_PATH.to_string()];
     let mut report = SourceReport::new(SOURCE_NAME);
     report.captured = 1;
+    if let Err(error) = stored.index {
+        report.failed.push(crate::archive::FailedItem {
+            path: crate::etcd::index::KEY_INDEX_PATH.into(),
+            error,
+        });
+    }
     report.details = details.to_map();
     Ok(report)
 }

@@ -13,6 +13,7 @@
 
 mod datadir;
 mod discover;
+mod keyindex;
 mod live;
 mod stream;
 

@@ -4,6 +4,7 @@
 //! snapshot whose trailer does not match is never committed.
 
 use super::SnapshotProgress;
+use super::keyindex::SpoolTee;
 use crate::archive::{ArchiveError, Store};
 use crate::collect::generated_entry;
 use crate::etcd::record::{EndpointStatus, MemberRecord, SnapshotRecord};
@@ -33,6 +34,8 @@ pub(super) struct Stored {
     pub status: EndpointStatus,
     pub members: Vec<MemberRecord>,
     pub record: SnapshotRecord,
+    /// Whether the key index was stored, or why not.
+    pub index: Result<(), String>,
 }
 
 /// Reads the worker's events into one object at [`SNAPSHOT_PATH`]. The inner error is
@@ -49,14 +52,14 @@ pub(super) fn store_stream(
         _ => return Ok(Err("the etcd client stopped before it connected".into())),
     };
     progress.start(status.db_size);
-    let mut reader = TrailerReader::new(ChannelReader::new(rx, progress));
+    let mut reader = SpoolTee::new(TrailerReader::new(ChannelReader::new(rx, progress)));
     let prepared = store.prepare_object(&mut reader);
     progress.finish();
     let ep = &status.endpoint;
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
-            let why = match (reader.verdict(), &reader.get_ref().failure) {
+            let why = match (reader.inner.verdict(), &reader.inner.get_ref().failure) {
                 (Some(Err(t)), _) => format!("{ep}: {SNAPSHOT_PATH}: {t}"),
                 (_, Some(f)) => f.clone(),
                 _ => format!("{ep}: writing the snapshot into the archive: {e}"),
@@ -64,7 +67,7 @@ pub(super) fn store_stream(
             return Ok(Err(why));
         }
     };
-    let trailer: TrailerOk = match reader.verdict() {
+    let trailer: TrailerOk = match reader.inner.verdict() {
         Some(Ok(t)) => *t,
         _ => {
             return Ok(Err(format!(
@@ -87,10 +90,12 @@ pub(super) fn store_stream(
         size,
         trailer_sha256: Some(hex::encode(trailer.sha256)),
     };
+    let index = reader.store_index(store, created);
     Ok(Ok(Stored {
         status,
         members,
         record,
+        index,
     }))
 }
 

@@ -1,0 +1,757 @@
+//! `ocpvault etcd ls|get|audit`: read the objects of the archived etcd snapshot
+//! offline, with no etcd and no API server (formats/etcd-browse.md).
+//!
+//! The snapshot object is decompressed into a 0600 file in a private 0700 temporary
+//! directory, read page by page, and deleted on return. Only the stored bytes go there:
+//! decrypted values exist in memory and on stdout only.
+
+use super::archive_cmds::ReadArchive;
+use super::output::print_json;
+use super::{CliError, CmdResult, Outcome};
+use crate::archive::ArchiveReader;
+use crate::etcd::bbolt::{BoltDb, MAGIC, Stats};
+use crate::etcd::index::{IndexedKey, KEY_INDEX_PATH, KeyIndex, read_index};
+use crate::etcd::mvcc::{MvccError, ReadOptions, State, read_state};
+use crate::etcd::values::{
+    DecryptError, EncryptionKeys, ValueKind, decode_envelope, decrypt, sniff,
+};
+use crate::etcd::{DATA_DIR_DB_PATH, SNAPSHOT_PATH};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Where OpenShift 3.11 keeps the API server's encryption configuration.
+pub const ENCRYPTION_CONFIG_PATH: &str = "/etc/origin/master/encryption-config.yaml";
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024; // 1 MiB
+const ROOTS: [&str; 2] = ["/kubernetes.io/", "/openshift.io/"];
+
+const AFTER_HELP: &str = "ARCHIVE may also be an etcd v3 db file itself (a copy of member/snap/db, \
+or what `etcdctl snapshot save` wrote). Keys are /kubernetes.io/<type>/<project>/<name> and \
+/openshift.io/<type>/<project>/<name>; cluster-scoped ones have no <project>. See formats/etcd-browse.md.";
+
+/// The db to read: an archive's snapshot, or a bbolt file itself.
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    #[command(flatten)]
+    pub input: ReadArchive,
+    /// Read the state at revision N instead of the newest (unless compacted away).
+    #[arg(long, value_name = "N")]
+    pub revision: Option<i64>,
+    /// Read a damaged db: skip the pages and records that cannot be read, and list them.
+    #[arg(long)]
+    pub salvage: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// A key prefix (starting with /), or a resource type (secrets, configmaps, routes, ...).
+    #[arg(value_name = "PREFIX|TYPE")]
+    pub selector: Option<String>,
+    /// Only objects of this project (namespace).
+    #[arg(long, short = 'n', value_name = "PROJECT")]
+    pub namespace: Option<String>,
+    /// Print one JSON object (formats/etcd-browse.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How `etcd get` prints the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetFormat {
+    /// JSON objects as JSON with metadata.resourceVersion set; the envelope of protobuf ones.
+    Json,
+    /// The value's bytes, decrypted when encrypted at rest.
+    Raw,
+    /// The bytes exactly as etcd stores them (still encrypted).
+    Stored,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// An etcd key (/kubernetes.io/secrets/PROJECT/NAME) or TYPE/NAME with -n.
+    #[arg(value_name = "KEY|TYPE/NAME")]
+    pub target: String,
+    /// The project (namespace) of TYPE/NAME; without it TYPE/NAME is cluster-scoped.
+    #[arg(long, short = 'n', value_name = "PROJECT")]
+    pub namespace: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "json")]
+    pub output: GetFormat,
+    /// The API server's EncryptionConfig, for values encrypted at rest (default: the
+    /// archived /etc/origin/master/encryption-config.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub encryption_config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Print one JSON object (formats/etcd-browse.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The db, open, and the temporary copy that is deleted when this is dropped.
+struct OpenDb {
+    db: BoltDb<File>,
+    label: String,
+    /// The archived encryption configuration, in memory.
+    encryption_config: Option<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// True when `path` starts like a bbolt file: the magic of meta page 0, or of meta
+/// page 1 at 4 KiB (the page size of every etcd host) when page 0 is torn.
+fn is_bolt_file(path: &Path) -> bool {
+    let mut head = Vec::new();
+    if File::open(path)
+        .and_then(|f| f.take(4096 + 20).read_to_end(&mut head))
+        .is_err()
+    {
+        return false;
+    }
+    let magic = MAGIC.to_le_bytes();
+    [16, 4096 + 16]
+        .iter()
+        .any(|at| head.get(*at..at + 4) == Some(&magic[..]))
+}
+
+/// An archive, or a db file given as ARCHIVE.
+enum Input {
+    Archive(Box<ArchiveReader>),
+    Db(OpenDb),
+}
+
+fn open_input(args: &DbArgs) -> Result<Input, CliError> {
+    let path = &args.input.archive;
+    if is_bolt_file(path) {
+        let file =
+            File::open(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+        let db = finish_open(file, path.display().to_string(), None, None, args.salvage)?;
+        return Ok(Input::Db(db));
+    }
+    Ok(Input::Archive(Box::new(args.input.open()?)))
+}
+
+fn open_db(args: &DbArgs) -> Result<OpenDb, CliError> {
+    match open_input(args)? {
+        Input::Db(db) => Ok(db),
+        Input::Archive(reader) => db_from_archive(*reader, args),
+    }
+}
+
+/// The key index of the archive, when it has one and it answers the question (the
+/// newest revision, no salvage).
+fn archived_index(reader: &mut ArchiveReader, args: &DbArgs) -> Result<Option<KeyIndex>, CliError> {
+    if args.revision.is_some() || args.salvage {
+        return Ok(None);
+    }
+    let Some(id) = reader
+        .manifest()
+        .entry(KEY_INDEX_PATH.as_bytes())
+        .and_then(|e| e.object)
+    else {
+        return Ok(None);
+    };
+    let mut obj = reader.open_object(&id)?;
+    let index = read_index(&mut obj)?;
+    // Reading to the end is what checks the object's size and hash.
+    std::io::copy(&mut obj, &mut std::io::sink())
+        .map_err(|e| CliError::new(format!("{KEY_INDEX_PATH} in the archive: {e}")))?;
+    Ok(Some(index))
+}
+
+fn db_from_archive(mut reader: ArchiveReader, args: &DbArgs) -> Result<OpenDb, CliError> {
+    let path = &args.input.archive;
+    let entry = [SNAPSHOT_PATH, DATA_DIR_DB_PATH].iter().find_map(|p| {
+        let e = reader.manifest().entry(p.as_bytes())?;
+        Some((*p, e.object?))
+    });
+    let Some((db_path, id)) = entry else {
+        return Err(CliError::new(format!(
+            "{}: the archive holds no etcd snapshot",
+            path.display()
+        ))
+        .hint("see `ocpvault etcd status ARCHIVE`"));
+    };
+    let encryption_config = match reader
+        .manifest()
+        .entry(ENCRYPTION_CONFIG_PATH.as_bytes())
+        .and_then(|e| e.object)
+    {
+        Some(cid) => {
+            let mut text = String::new();
+            reader
+                .open_object(&cid)?
+                .take(MAX_CONFIG_BYTES)
+                .read_to_string(&mut text)
+                .map_err(|e| {
+                    CliError::new(format!("{ENCRYPTION_CONFIG_PATH} in the archive: {e}"))
+                })?;
+            Some(text)
+        }
+        None => None,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("ocpvault-etcd-")
+        .tempdir()
+        .map_err(|e| CliError::new(format!("temporary directory: {e}")))?;
+    let copy = tmp.path().join("snapshot.db");
+    let tmp_err = |e: std::io::Error| CliError::new(format!("{}: {e}", copy.display()));
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&copy)
+        .map_err(tmp_err)?;
+    let mut obj = reader.open_object(&id)?;
+    std::io::copy(&mut obj, &mut out)
+        .map_err(|e| CliError::new(format!("{db_path} in the archive: {e}")))?;
+    drop(out);
+    let file = File::open(&copy).map_err(tmp_err)?;
+    let label = format!("{}:{db_path}", path.display());
+    finish_open(file, label, encryption_config, Some(tmp), args.salvage)
+}
+
+fn finish_open(
+    file: File,
+    label: String,
+    encryption_config: Option<String>,
+    tmp: Option<tempfile::TempDir>,
+    salvage: bool,
+) -> Result<OpenDb, CliError> {
+    let len = file
+        .metadata()
+        .map_err(|e| CliError::new(format!("{label}: {e}")))?
+        .len();
+    let db =
+        BoltDb::open(file, len, salvage).map_err(|e| CliError::new(format!("{label}: {e}")))?;
+    Ok(OpenDb {
+        db,
+        label,
+        encryption_config,
+        _tmp: tmp,
+    })
+}
+
+fn read(open: &mut OpenDb, args: &DbArgs, want: &dyn Fn(&[u8]) -> bool) -> Result<State, CliError> {
+    let opts = ReadOptions {
+        at: args.revision,
+        want_value: want,
+        salvage: args.salvage,
+    };
+    read_state(&mut open.db, &opts).map_err(|e| {
+        let hint = match &e {
+            MvccError::Bolt(_) | MvccError::BadRecord { .. } if !args.salvage => {
+                Some("--salvage reads what is intact and lists what is not")
+            }
+            MvccError::Compacted { .. } => Some("an older archive may still hold that revision"),
+            _ => None,
+        };
+        let err = CliError::new(format!("{}: {e}", open.label));
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    })
+}
+
+fn type_matches(resource: Option<&str>, wanted: &str) -> bool {
+    resource.is_some_and(|r| r == wanted || r.rsplit('/').next() == Some(wanted))
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Damage {
+    skipped_pages: Vec<SkippedRow>,
+    bad_records: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SkippedRow {
+    page: u64,
+    error: String,
+}
+
+#[derive(Debug, Serialize)]
+struct LsReport {
+    db: String,
+    /// `index` (the archived key index) or `scan` (the db itself).
+    source: &'static str,
+    revision: i64,
+    current_revision: i64,
+    compacted_revision: i64,
+    objects: Vec<IndexedKey>,
+    #[serde(flatten)]
+    damage: Damage,
+}
+
+fn damage(open: &OpenDb, state: &State) -> Damage {
+    Damage {
+        skipped_pages: open
+            .db
+            .skipped()
+            .iter()
+            .map(|s| SkippedRow {
+                page: s.page,
+                error: s.error.clone(),
+            })
+            .collect(),
+        bad_records: state.bad_records.clone(),
+    }
+}
+
+fn warn_damage(d: &Damage) -> Outcome {
+    for s in &d.skipped_pages {
+        eprintln!("warning: skipped {}", s.error);
+    }
+    for r in &d.bad_records {
+        eprintln!("warning: skipped {r}");
+    }
+    if d.skipped_pages.is_empty() && d.bad_records.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Findings
+    }
+}
+
+/// Runs `ocpvault etcd ls`.
+pub fn ls(args: LsArgs) -> CmdResult {
+    let mut report = match open_input(&args.db)? {
+        Input::Archive(mut reader) => match archived_index(&mut reader, &args.db)? {
+            Some(index) => LsReport {
+                db: format!("{}:{KEY_INDEX_PATH}", args.db.input.archive.display()),
+                source: "index",
+                revision: index.revision,
+                current_revision: index.revision,
+                compacted_revision: index.compacted_revision,
+                objects: index.keys,
+                damage: Damage::default(),
+            },
+            None => ls_scan(db_from_archive(*reader, &args.db)?, &args.db)?,
+        },
+        Input::Db(open) => ls_scan(open, &args.db)?,
+    };
+    let selector = args.selector.as_deref();
+    report.objects.retain(|r| {
+        let selected = match selector {
+            Some(p) if p.starts_with('/') => r.key.starts_with(p),
+            Some(t) => type_matches(r.parts.resource.as_deref(), t),
+            None => true,
+        };
+        selected && (args.namespace.is_none() || r.parts.namespace == args.namespace)
+    });
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_ls(&report)?;
+    }
+    Ok(warn_damage(&report.damage))
+}
+
+/// Every live key, from a scan of the db.
+fn ls_scan(mut open: OpenDb, args: &DbArgs) -> Result<LsReport, CliError> {
+    let state = read(&mut open, args, &|_| false)?;
+    Ok(LsReport {
+        db: open.label.clone(),
+        source: "scan",
+        revision: state.revision,
+        current_revision: state.current_revision,
+        compacted_revision: state.compacted,
+        objects: state.objects.values().map(IndexedKey::describe).collect(),
+        damage: damage(&open, &state),
+    })
+}
+
+fn print_ls(r: &LsReport) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    let mut table = vec![[
+        "KEY".to_string(),
+        "KIND".into(),
+        "NAMESPACE".into(),
+        "NAME".into(),
+        "REVISION".into(),
+        "SIZE".into(),
+        "ENCRYPTED".into(),
+    ]];
+    for o in &r.objects {
+        table.push([
+            o.key.clone(),
+            dash(&o.kind),
+            dash(&o.parts.namespace),
+            dash(&o.parts.name),
+            o.mod_revision.to_string(),
+            o.size.to_string(),
+            if o.encrypted { "yes" } else { "no" }.into(),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for line in &table {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for line in &table {
+        let mut text = String::new();
+        for (i, (w, cell)) in widths.iter().zip(line).enumerate() {
+            if i + 1 == line.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        writeln!(out, "{text}")?;
+    }
+    writeln!(
+        out,
+        "{} object(s) at revision {} (newest {}, compacted below {})",
+        r.objects.len(),
+        r.revision,
+        r.current_revision,
+        r.compacted_revision
+    )?;
+    Ok(())
+}
+
+/// The keys `etcd get` looks for.
+fn candidates(target: &str, namespace: Option<&str>) -> Result<Vec<String>, CliError> {
+    if target.starts_with('/') {
+        return Ok(vec![target.to_string()]);
+    }
+    let Some((ty, name)) = target
+        .split_once('/')
+        .filter(|(t, n)| !t.is_empty() && !n.is_empty())
+    else {
+        return Err(CliError::new(format!(
+            "etcd get: {target}: expected an etcd key (/...) or TYPE/NAME"
+        )));
+    };
+    Ok(ROOTS
+        .iter()
+        .map(|root| match namespace {
+            Some(ns) => format!("{root}{ty}/{ns}/{name}"),
+            None => format!("{root}{ty}/{name}"),
+        })
+        .collect())
+}
+
+/// Runs `ocpvault etcd get`.
+pub fn get(args: GetArgs) -> CmdResult {
+    let wanted = candidates(&args.target, args.namespace.as_deref())?;
+    let mut open = open_db(&args.db)?;
+    let want = |k: &[u8]| wanted.iter().any(|w| w.as_bytes() == k);
+    let state = read(&mut open, &args.db, &want)?;
+    let outcome = warn_damage(&damage(&open, &state));
+    let Some(obj) = wanted.iter().find_map(|k| state.objects.get(k.as_bytes())) else {
+        return Err(not_found(&args, &wanted, &state));
+    };
+    let key = String::from_utf8_lossy(&obj.key).into_owned();
+    let stored = obj.value.clone().unwrap_or_default();
+    if args.output == GetFormat::Stored {
+        std::io::stdout().lock().write_all(&stored)?;
+        return Ok(outcome);
+    }
+    let plain = match sniff(&stored) {
+        ValueKind::Encrypted { .. } => {
+            let keys = encryption_keys(&args, &open)?;
+            decrypt(&stored, key.as_bytes(), &keys).map_err(|e| decrypt_error(&key, e))?
+        }
+        _ => stored,
+    };
+    if args.output == GetFormat::Raw {
+        std::io::stdout().lock().write_all(&plain)?;
+        return Ok(outcome);
+    }
+    print_value(&key, obj.mod_revision, &plain).map(|o| match (o, outcome) {
+        (Outcome::Ok, Outcome::Ok) => Outcome::Ok,
+        _ => Outcome::Findings,
+    })
+}
+
+fn not_found(args: &GetArgs, wanted: &[String], state: &State) -> CliError {
+    let shown = wanted.join(" or ");
+    if let Some((k, rev)) = wanted
+        .iter()
+        .find_map(|k| state.deleted.get(k.as_bytes()).map(|r| (k, *r)))
+    {
+        return CliError::new(format!("etcd get: {k} was deleted at revision {rev}"))
+            .hint(format!("--revision {} reads it as it was before", rev - 1));
+    }
+    let err = CliError::new(format!(
+        "etcd get: no key {shown} at revision {}",
+        state.revision
+    ));
+    if args.namespace.is_none() && !args.target.starts_with('/') {
+        err.hint("namespaced types need -n PROJECT; `ocpvault etcd ls ARCHIVE TYPE` lists them")
+    } else {
+        err.hint("`ocpvault etcd ls ARCHIVE TYPE -n PROJECT` lists what there is")
+    }
+}
+
+fn encryption_keys(args: &GetArgs, open: &OpenDb) -> Result<EncryptionKeys, CliError> {
+    let text = match &args.encryption_config {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| CliError::new(format!("{}: {e}", p.display())))?,
+        None => open.encryption_config.clone().ok_or_else(|| {
+            CliError::new(format!(
+                "etcd get: the value is encrypted at rest and the archive holds no {ENCRYPTION_CONFIG_PATH}"
+            ))
+            .hint("pass the API server's EncryptionConfig with --encryption-config FILE")
+        })?,
+    };
+    let from = args
+        .encryption_config
+        .as_ref()
+        .map_or(ENCRYPTION_CONFIG_PATH.to_string(), |p| {
+            p.display().to_string()
+        });
+    EncryptionKeys::parse(&text).map_err(|e| CliError::new(format!("{from}: {e}")))
+}
+
+fn decrypt_error(key: &str, e: DecryptError) -> CliError {
+    let err = CliError::new(format!("etcd get: {key}: {e}"));
+    match e {
+        DecryptError::NoKey { .. } | DecryptError::Failed { .. } => err.hint(
+            "pass the EncryptionConfig the API server used then with --encryption-config FILE",
+        ),
+        DecryptError::Offline { .. } => err.hint("`-o stored` writes the encrypted bytes"),
+        DecryptError::NotEncrypted => err,
+    }
+}
+
+/// Prints a plain value for `-o json`.
+fn print_value(key: &str, mod_revision: i64, plain: &[u8]) -> CmdResult {
+    match sniff(plain) {
+        ValueKind::Json => {
+            let mut v: serde_json::Value = serde_json::from_slice(plain).map_err(|e| {
+                CliError::new(format!(
+                    "etcd get: {key}: the JSON value does not parse: {e}"
+                ))
+            })?;
+            if let Some(obj) = v.as_object_mut() {
+                let meta = obj
+                    .entry("metadata")
+                    .or_insert_with(|| serde_json::json!({}));
+                if let Some(m) = meta.as_object_mut() {
+                    m.insert("resourceVersion".into(), mod_revision.to_string().into());
+                }
+            }
+            print_json(&v)?;
+            Ok(Outcome::Ok)
+        }
+        ValueKind::Protobuf => {
+            let env = decode_envelope(plain, false)
+                .map_err(|e| CliError::new(format!("etcd get: {key}: protobuf envelope: {e}")))?;
+            print_json(&serde_json::json!({
+                "key": key,
+                "apiVersion": env.api_version,
+                "kind": env.kind,
+                "contentType": env.content_type,
+                "contentEncoding": env.content_encoding,
+                "rawSize": env.raw.len(),
+                "resourceVersion": mod_revision.to_string(),
+            }))?;
+            eprintln!(
+                "note: {key} is stored as protobuf; decoding protobuf to YAML is not available yet (`-o raw` writes the bytes)"
+            );
+            Ok(Outcome::Findings)
+        }
+        _ => {
+            let value = match std::str::from_utf8(plain) {
+                Ok(s) => serde_json::json!({ "key": key, "encoding": "raw", "value": s }),
+                Err(_) => {
+                    use base64::Engine;
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(plain);
+                    serde_json::json!({ "key": key, "encoding": "raw", "value_base64": b64 })
+                }
+            };
+            print_json(&value)?;
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+struct TypeCount {
+    objects: u64,
+    bytes: u64,
+    json: u64,
+    protobuf: u64,
+    encrypted: u64,
+    raw: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct DbFacts {
+    page_size: u32,
+    txid: u64,
+    pages_read: u64,
+    overflow_pages: u64,
+    max_branch_depth: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct AuditReport {
+    db: String,
+    revision: i64,
+    current_revision: i64,
+    compacted_revision: i64,
+    bolt: DbFacts,
+    objects: u64,
+    types: BTreeMap<String, TypeCount>,
+    other_keys: u64,
+    json_objects: Vec<String>,
+    secrets_not_encrypted: Vec<String>,
+    #[serde(flatten)]
+    damage: Damage,
+}
+
+/// Runs `ocpvault etcd audit`.
+pub fn audit(args: AuditArgs) -> CmdResult {
+    let mut open = open_db(&args.db)?;
+    let state = read(&mut open, &args.db, &|_| false)?;
+    let stats: Stats = open.db.stats();
+    let meta = open.db.meta();
+    let mut report = AuditReport {
+        db: open.label.clone(),
+        revision: state.revision,
+        current_revision: state.current_revision,
+        compacted_revision: state.compacted,
+        bolt: DbFacts {
+            page_size: meta.page_size,
+            txid: meta.txid,
+            pages_read: stats.pages_read,
+            overflow_pages: stats.overflow_pages,
+            max_branch_depth: stats.max_branch_depth,
+        },
+        objects: state.objects.len() as u64,
+        types: BTreeMap::new(),
+        other_keys: 0,
+        json_objects: Vec::new(),
+        secrets_not_encrypted: Vec::new(),
+        damage: damage(&open, &state),
+    };
+    for obj in state.objects.values() {
+        let r = IndexedKey::describe(obj);
+        let Some(resource) = r.parts.resource.clone() else {
+            report.other_keys += 1;
+            continue;
+        };
+        let c = report.types.entry(resource.clone()).or_default();
+        c.objects += 1;
+        c.bytes += r.size;
+        match r.encoding.as_str() {
+            "json" => c.json += 1,
+            "protobuf" => c.protobuf += 1,
+            "encrypted" => c.encrypted += 1,
+            _ => c.raw += 1,
+        }
+        if r.encoding == "json" {
+            report.json_objects.push(r.key.clone());
+        }
+        if resource == "secrets" && !r.encrypted {
+            report.secrets_not_encrypted.push(r.key);
+        }
+    }
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_audit(&report)?;
+    }
+    let damaged = warn_damage(&report.damage);
+    Ok(
+        if damaged == Outcome::Ok
+            && report.json_objects.is_empty()
+            && report.secrets_not_encrypted.is_empty()
+        {
+            Outcome::Ok
+        } else {
+            Outcome::Findings
+        },
+    )
+}
+
+fn print_audit(r: &AuditReport) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "db:        {}", r.db)?;
+    writeln!(
+        out,
+        "revision:  {} (newest {}, compacted below {})",
+        r.revision, r.current_revision, r.compacted_revision
+    )?;
+    writeln!(
+        out,
+        "objects:   {} ({} other keys)",
+        r.objects, r.other_keys
+    )?;
+    let w = r.types.keys().map(|k| k.len()).max().unwrap_or(4).max(4);
+    writeln!(
+        out,
+        "{:<w$}  {:>8}  {:>8}  {:>8}  {:>9}  {:>5}",
+        "TYPE", "OBJECTS", "PROTOBUF", "JSON", "ENCRYPTED", "RAW"
+    )?;
+    for (t, c) in &r.types {
+        writeln!(
+            out,
+            "{t:<w$}  {:>8}  {:>8}  {:>8}  {:>9}  {:>5}",
+            c.objects, c.protobuf, c.json, c.encrypted, c.raw
+        )?;
+    }
+    if !r.json_objects.is_empty() {
+        writeln!(
+            out,
+            "finding: {} object(s) still stored as JSON (`oc adm migrate storage` rewrites them as protobuf)",
+            r.json_objects.len()
+        )?;
+    }
+    if !r.secrets_not_encrypted.is_empty() {
+        writeln!(
+            out,
+            "finding: {} secret(s) not encrypted at rest:",
+            r.secrets_not_encrypted.len()
+        )?;
+        for k in &r.secrets_not_encrypted {
+            writeln!(out, "  {k}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::etcd::index::parse_key;
+
+    #[test]
+    fn type_names_match_the_last_segment() {
+        let p = parse_key("/kubernetes.io/services/specs/p1/web");
+        assert!(type_matches(p.resource.as_deref(), "specs"));
+        assert!(type_matches(p.resource.as_deref(), "services/specs"));
+        assert!(!type_matches(p.resource.as_deref(), "services"));
+    }
+
+    #[test]
+    fn get_targets() {
+        assert_eq!(
+            candidates("secrets/s1", Some("p1")).unwrap(),
+            [
+                "/kubernetes.io/secrets/p1/s1",
+                "/openshift.io/secrets/p1/s1"
+            ]
+        );
+        assert_eq!(candidates("/x/y", None).unwrap(), ["/x/y"]);
+        assert!(candidates("secrets", None).is_err());
+        assert!(candidates("secrets/", None).is_err());
+    }
+}
