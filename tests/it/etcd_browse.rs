@@ -3,11 +3,10 @@
 //! formats the OpenShift 3.11 API server writes: JSON, the `k8s\0` protobuf envelope,
 //! and aescbc/aesgcm encryption at rest made here with the documented algorithm.
 
-
-use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
 use crate::common::ocpvault;
 use crate::etcd_support::{EtcdServer, Pki, ServerConfig, have_etcd, host_root};
+use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
