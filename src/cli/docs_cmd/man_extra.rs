@@ -374,6 +374,58 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["ocpvault-etcd-restore(1)", "etcdctl(1)"],
     },
     Extra {
+        page: "ocpvault-etcd-ls",
+        examples: &[
+            Example {
+                what: "Every secret of one project in last night's snapshot, without etcd or an API server:",
+                commands: &["ocpvault etcd ls ARCHIVE secrets -n myproject"],
+            },
+            Example {
+                what: "Keys under a prefix, as they were at an older revision:",
+                commands: &[
+                    "ocpvault etcd ls ARCHIVE /openshift.io/routes/ --revision 41000 --json",
+                ],
+            },
+        ],
+        findings: Some(
+            "a damaged db was read with --salvage and some pages or records were skipped",
+        ),
+        config_keys: "none (only --config itself)",
+        see_also: &["ocpvault-etcd-get(1)", "ocpvault-etcd-audit(1)"],
+    },
+    Extra {
+        page: "ocpvault-etcd-get",
+        examples: &[
+            Example {
+                what: "One deleted config map back as JSON (re-create it with oc create -f):",
+                commands: &[
+                    "ocpvault etcd get ARCHIVE configmaps/app-config -n myproject > app-config.json",
+                ],
+            },
+            Example {
+                what: "A secret encrypted at rest, decrypted with the archived encryption config:",
+                commands: &["ocpvault etcd get ARCHIVE secrets/db-password -n myproject -o raw"],
+            },
+        ],
+        findings: Some(
+            "the value is protobuf, which is not decoded yet, or a damaged db was read with --salvage",
+        ),
+        config_keys: "none (only --config itself)",
+        see_also: &["ocpvault-etcd-ls(1)", "ocpvault-etcd-audit(1)"],
+    },
+    Extra {
+        page: "ocpvault-etcd-audit",
+        examples: &[Example {
+            what: "Counts per type, values still stored as JSON, secrets not encrypted at rest:",
+            commands: &["ocpvault etcd audit ARCHIVE --json"],
+        }],
+        findings: Some(
+            "objects are still stored as JSON, secrets are not encrypted at rest, or a damaged db was read with --salvage",
+        ),
+        config_keys: "none (only --config itself)",
+        see_also: &["ocpvault-etcd-ls(1)", "ocpvault-etcd-get(1)"],
+    },
+    Extra {
         page: "ocpvault-etcd-restore",
         examples: &[
             Example {
