@@ -315,10 +315,10 @@ fn damage(open: &OpenDb, state: &State) -> Damage {
 
 fn warn_damage(d: &Damage) -> Outcome {
     for s in &d.skipped_pages {
-        eprintln!("warning: skipped {}", s.error);
+        crate::cli::output::warn(format_args!("skipped {}", s.error));
     }
     for r in &d.bad_records {
-        eprintln!("warning: skipped {r}");
+        crate::cli::output::warn(format_args!("skipped {r}"));
     }
     if d.skipped_pages.is_empty() && d.bad_records.is_empty() {
         Outcome::Ok
@@ -376,7 +376,9 @@ fn ls_scan(mut open: OpenDb, args: &DbArgs) -> Result<LsReport, CliError> {
 }
 
 fn print_ls(r: &LsReport) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    // Built whole, then written through the one output path (a closed stdout ends
+    // output quietly).
+    let mut out: Vec<u8> = Vec::new();
     let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
     let mut table = vec![[
         "KEY".to_string(),
@@ -423,6 +425,7 @@ fn print_ls(r: &LsReport) -> Result<(), CliError> {
         r.current_revision,
         r.compacted_revision
     )?;
+    crate::cli::output::with_stdout(|o| o.write_all(&out));
     Ok(())
 }
 

@@ -188,9 +188,12 @@ fn restore(args: RestoreArgs) -> CmdResult {
         outln!("left out {} {}: {}", s.kind, s.name, s.reason);
     }
     for d in &plan.duplicates {
-        println!(
+        outln!(
             "duplicate {} {}: listed again as {}; the copy from {} is used",
-            d.kind, d.name, d.copy_in, d.kept_from
+            d.kind,
+            d.name,
+            d.copy_in,
+            d.kept_from
         );
     }
     let failed = match &args.output {

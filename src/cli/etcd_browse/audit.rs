@@ -106,7 +106,9 @@ pub fn audit(args: AuditArgs) -> CmdResult {
 }
 
 fn print_audit(r: &AuditReport) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    // Built whole, then written through the one output path (a closed stdout ends
+    // output quietly).
+    let mut out: Vec<u8> = Vec::new();
     writeln!(out, "db:        {}", r.db)?;
     writeln!(
         out,
@@ -148,5 +150,6 @@ fn print_audit(r: &AuditReport) -> Result<(), CliError> {
             writeln!(out, "  {k}")?;
         }
     }
+    crate::cli::output::with_stdout(|o| o.write_all(&out));
     Ok(())
 }

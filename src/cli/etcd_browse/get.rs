@@ -4,7 +4,6 @@ use super::*;
 use crate::etcd::values::{
     DecryptError, EncryptionKeys, ValueKind, decode_envelope, decrypt, sniff,
 };
-use std::io::Write;
 
 /// The keys `etcd get` looks for.
 fn candidates(target: &str, namespace: Option<&str>) -> Result<Vec<String>, CliError> {
@@ -41,7 +40,7 @@ pub fn get(args: GetArgs) -> CmdResult {
     let key = String::from_utf8_lossy(&obj.key).into_owned();
     let stored = obj.value.clone().unwrap_or_default();
     if args.output == GetFormat::Stored {
-        std::io::stdout().lock().write_all(&stored)?;
+        crate::cli::output::with_stdout(|o| o.write_all(&stored));
         return Ok(outcome);
     }
     let plain = match sniff(&stored) {
@@ -52,7 +51,7 @@ pub fn get(args: GetArgs) -> CmdResult {
         _ => stored,
     };
     if args.output == GetFormat::Raw {
-        std::io::stdout().lock().write_all(&plain)?;
+        crate::cli::output::with_stdout(|o| o.write_all(&plain));
         return Ok(outcome);
     }
     print_value(&key, obj.mod_revision, &plain).map(|o| match (o, outcome) {
@@ -144,9 +143,9 @@ fn print_value(key: &str, mod_revision: i64, plain: &[u8]) -> CmdResult {
                 "rawSize": env.raw.len(),
                 "resourceVersion": mod_revision.to_string(),
             }))?;
-            eprintln!(
-                "note: {key} is stored as protobuf; decoding protobuf to YAML is not available yet (`-o raw` writes the bytes)"
-            );
+            crate::cli::output::note(format_args!(
+                "{key} is stored as protobuf; decoding protobuf to YAML is not available yet (`-o raw` writes the bytes)"
+            ));
             Ok(Outcome::Findings)
         }
         _ => {
