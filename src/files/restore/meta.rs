@@ -12,7 +12,7 @@ use crate::archive::{Entry, EntryType, parse_time};
 use rustix::fs::{AtFlags, CWD, Mode, Timespec, Timestamps};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -331,12 +331,4 @@ pub fn is_privilege_failure(f: &MetaFailure) -> bool {
             || code == rustix::io::Errno::ACCESS.raw_os_error()
             || code == rustix::io::Errno::NOTSUP.raw_os_error()
     )
-}
-
-/// The descriptor behind a node, for callers that only need `fstat`.
-pub fn node_fd<'a>(node: &'a Node) -> std::os::fd::BorrowedFd<'a> {
-    match node {
-        Node::Open(f) => f.as_fd(),
-        Node::Named { node, .. } => node.as_fd(),
-    }
 }

@@ -342,7 +342,7 @@ fn join_hard_links(
         let g = group.entry(f).or_insert((0, 0));
         g.0 += 1;
         g.1 += usize::from(sharing);
-        links.push((s.index, f, if sharing { None } else { here }));
+        links.push((s.index, f, here));
     }
     for (&f, &(count, sharing)) in &group {
         let Some(&p) = pos.get(&f) else { continue };
@@ -395,11 +395,7 @@ fn join_hard_links(
         } else if here == Some(FileType::Directory) {
             s.note = Some("a directory is in the way".into());
             StepKind::Refuse
-        } else if here.is_some()
-            || current_identity(dirs, entries[h].path.as_bytes())
-                .1
-                .is_some()
-        {
+        } else if here.is_some() {
             StepKind::Replace
         } else {
             StepKind::Create
