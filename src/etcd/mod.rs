@@ -12,6 +12,7 @@ pub mod capture;
 pub mod conf;
 pub mod index;
 pub mod mvcc;
+pub mod object;
 pub mod record;
 pub mod restore;
 pub mod trailer;
