@@ -1,9 +1,11 @@
 //! ocpvault: offline backup and restore for OpenShift 3.x hosts.
 //!
 //! The direction of imports is the architecture:
-//! `cli` -> one folder per source (`files`, `etcd`, `projects`, `packages`, `ship`)
-//! -> `collect` (what every source shares when it writes into an archive) ->
-//! `archive` (the ocpvault-archive crate). Each source folder owns both directions of
+//! `cli` -> `snapshot` (the pipeline: every source in order into one archive, one
+//! [`progress::Progress`] sink, a report back; it prints nothing) -> one folder per
+//! source (`files`, `etcd`, `projects`, `packages`, `ship`) -> `collect` (what every
+//! source shares when it writes into an archive) -> `archive` (the ocpvault-archive
+//! crate). Each source folder owns both directions of
 //! its data: capture, inspection and restore. `accounts`, `config`, `progress` and
 //! `shell` are small helpers below the sources.
 
@@ -22,3 +24,4 @@ pub mod progress;
 pub mod projects;
 pub mod shell;
 pub mod ship;
+pub mod snapshot;

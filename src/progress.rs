@@ -1,15 +1,28 @@
 //! Progress callbacks shared by the sources and the restorer; the CLI draws them
 //! (on a terminal only), tests and library callers ignore them.
 
-/// Progress callbacks a source may use; the CLI draws them, tests ignore them.
+/// The one progress sink of every long step: the snapshot pipeline and each source
+/// in it, the etcd snapshot stream, the restorer. The CLI draws it on a terminal;
+/// tests and library callers pass [`NoProgress`].
+///
+/// A step is framed by [`begin`](Progress::begin) and [`end`](Progress::end); inside
+/// it a source reports items (files, projects) or bytes of a known total (the etcd
+/// snapshot stream, the db of a data-dir capture).
 pub trait Progress {
+    /// A step starts: `step` names it (`files`, `etcd snapshot`, ...); `total` is its
+    /// size in bytes when known (drawn as a byte bar), else items are counted.
+    fn begin(&self, _step: &str, _total: Option<u64>) {}
     /// Another item was read; `bytes` of content.
     fn item(&self, _bytes: u64) {}
-    /// A new phase or sub-task started.
+    /// `bytes` more of the step's total arrived.
+    fn advance(&self, _bytes: u64) {}
+    /// A new phase or sub-task of the step started.
     fn message(&self, _msg: &str) {}
     /// `done` of `total` bytes of one large item (`what`) have been read and
     /// compressed so far; the item itself is still reported with `item` at its end.
     fn reading(&self, _what: &str, _done: u64, _total: u64) {}
+    /// The step ended, well or not.
+    fn end(&self) {}
 }
 
 /// Progress that draws nothing.

@@ -2,19 +2,15 @@
 
 use super::archive_cmds::ReadArchive;
 use super::output::{human_bytes, print_json};
-use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
-use crate::archive::{ArchiveError, SourceReport, Store};
 use crate::etcd::STATIC_POD_MANIFEST;
-use crate::etcd::capture::{EtcdMode, EtcdOptions, SnapshotProgress, Timeouts, collect_etcd};
+use crate::etcd::capture::{EtcdMode, EtcdOptions, Timeouts};
 use crate::etcd::record::CaptureKind;
 use crate::etcd::restore::status::{EtcdStatusReport, inspect};
 use crate::etcd::restore::{
     EtcdRestoreError, EtcdRestoreOptions, RestorePlan, Step, execute, plan,
 };
 use crate::outln;
-use indicatif::ProgressBar;
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 /// `--etcd auto|skip`.
@@ -61,57 +57,22 @@ pub struct EtcdSnapshotArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Runs the etcd source of `ocpvault snapshot`.
-pub fn collect(
-    store: &mut dyn Store,
-    args: &EtcdSnapshotArgs,
-    root: &Path,
-    created: (i64, u32),
-    progress: &ProgressMode,
-) -> Result<SourceReport, ArchiveError> {
-    let opts = EtcdOptions {
-        mode: match args.mode {
-            EtcdModeArg::Auto => EtcdMode::Auto,
-            EtcdModeArg::Skip => EtcdMode::Skip,
-        },
-        root: root.to_path_buf(),
-        endpoints: args.endpoints.clone(),
-        cacert: args.cacert.clone(),
-        cert: args.cert.clone(),
-        key: args.key.clone(),
-        data_dir: args.data_dir.clone(),
-        created,
-        timeouts: Timeouts::default(),
-    };
-    let bar = ByteBar {
-        mode: progress,
-        bar: RefCell::new(None),
-    };
-    collect_etcd(store, &opts, &bar)
-}
-
-/// Draws the snapshot stream against the db size from status.
-struct ByteBar<'a> {
-    mode: &'a ProgressMode,
-    bar: RefCell<Option<ProgressBar>>,
-}
-
-impl SnapshotProgress for ByteBar<'_> {
-    fn start(&self, total: u64) {
-        *self.bar.borrow_mut() = self.mode.bytes("etcd snapshot", total);
-    }
-    fn advance(&self, bytes: u64) {
-        if let Some(b) = self.bar.borrow().as_ref() {
-            b.inc(bytes);
-            // Status reports the db size as of its last commit; the stream can be longer.
-            if b.length().is_some_and(|len| b.position() > len) {
-                b.set_length(b.position());
-            }
-        }
-    }
-    fn finish(&self) {
-        if let Some(b) = self.bar.borrow_mut().take() {
-            b.finish_and_clear();
+impl EtcdSnapshotArgs {
+    /// The etcd source's options for a snapshot of `root`.
+    pub fn options(&self, root: &Path, created: (i64, u32)) -> EtcdOptions {
+        EtcdOptions {
+            mode: match self.mode {
+                EtcdModeArg::Auto => EtcdMode::Auto,
+                EtcdModeArg::Skip => EtcdMode::Skip,
+            },
+            root: root.to_path_buf(),
+            endpoints: self.endpoints.clone(),
+            cacert: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            data_dir: self.data_dir.clone(),
+            created,
+            timeouts: Timeouts::default(),
         }
     }
 }

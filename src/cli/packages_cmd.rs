@@ -3,9 +3,8 @@
 use super::archive_cmds::ReadArchive;
 use super::output::print_json;
 use super::{CliError, CmdResult, Outcome};
-use crate::archive::{ArchiveWriter, SourceReport};
 use crate::outln;
-use crate::packages::capture::{PackagesMode, PackagesOptions, collect_packages};
+use crate::packages::capture::{PackagesMode, PackagesOptions};
 use crate::packages::{
     Change, DiffOptions, DiffReport, Package, RpmError, RpmOptions, diff_packages,
     load_from_archive, read_text_listing, yum_commands,
@@ -77,24 +76,21 @@ pub struct PackagesSourceArgs {
 }
 
 /// Runs the packages source of a snapshot of `root` (the default rpm root).
-pub fn snapshot_source(
-    writer: &mut ArchiveWriter,
-    args: &PackagesSourceArgs,
-    root: &Path,
-    created: (i64, u32),
-) -> Result<SourceReport, CliError> {
-    let mode = match args.mode {
-        PackagesArg::Skip => PackagesMode::Skip,
-        // rpm options name something that should exist: its absence is an error.
-        PackagesArg::Auto if !args.rpm.is_given() => PackagesMode::Auto,
-        _ => PackagesMode::Require,
-    };
-    let opts = PackagesOptions {
-        mode,
-        rpm: args.rpm.options(root)?,
-        created,
-    };
-    Ok(collect_packages(writer, &opts)?)
+impl PackagesSourceArgs {
+    /// The packages source's options for a snapshot of `root`.
+    pub fn options(&self, root: &Path, created: (i64, u32)) -> Result<PackagesOptions, CliError> {
+        let mode = match self.mode {
+            PackagesArg::Skip => PackagesMode::Skip,
+            // rpm options name something that should exist: its absence is an error.
+            PackagesArg::Auto if !self.rpm.is_given() => PackagesMode::Auto,
+            _ => PackagesMode::Require,
+        };
+        Ok(PackagesOptions {
+            mode,
+            rpm: self.rpm.options(root)?,
+            created,
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]

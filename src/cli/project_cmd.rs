@@ -2,13 +2,9 @@
 
 use super::archive_cmds::ReadArchive;
 use super::output::print_json;
-use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
-use crate::archive::{SourceReport, Store};
 use crate::outln;
-use crate::projects::capture::{
-    PROJECTS_PREFIX, ProjectSelection, ProjectsOptions, SOURCE, collect_projects,
-};
+use crate::projects::capture::{PROJECTS_PREFIX, ProjectSelection, ProjectsOptions, SOURCE};
 use crate::projects::oc::{Oc, OcError};
 use crate::projects::restore::apply::{ApplyResult, ApplyStatus, apply_plan, has_failures};
 use crate::projects::restore::{
@@ -36,24 +32,17 @@ pub struct ProjectsSourceArgs {
 }
 
 /// Runs the `projects` source during a snapshot, with progress per project.
-pub fn run_source(
-    args: &ProjectsSourceArgs,
-    root: &Path,
-    created: (i64, u32),
-    store: &mut dyn Store,
-    progress: &ProgressMode,
-) -> Result<SourceReport, CliError> {
-    let opts = ProjectsOptions {
-        selection: args.projects.clone(),
-        oc: args.oc.clone(),
-        kubeconfig: args.kubeconfig.clone(),
-        root: root.to_path_buf(),
-        created,
-    };
-    let counter = progress.counter("projects");
-    let report = collect_projects(store, &opts, &counter);
-    counter.finish();
-    Ok(report?)
+impl ProjectsSourceArgs {
+    /// The projects source's options for a snapshot of `root`.
+    pub fn options(&self, root: &Path, created: (i64, u32)) -> ProjectsOptions {
+        ProjectsOptions {
+            selection: self.projects.clone(),
+            oc: self.oc.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            root: root.to_path_buf(),
+            created,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

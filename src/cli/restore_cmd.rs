@@ -2,9 +2,11 @@
 
 use super::archive_cmds::ReadArchive;
 use super::output::{self, escape, human_bytes, print_json};
+use super::progress::Bars;
 use super::{CliError, CmdResult, Outcome};
 use crate::files::restore::{MetaWarning, RestoreOptions, RestoreReport, restore_with_progress};
 use crate::outln;
+use crate::progress::Progress;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -65,9 +67,10 @@ pub fn run(args: RestoreArgs, progress: &super::progress::ProgressMode) -> CmdRe
         // object before writing anything.
         verify_first: args.input.is_encrypted(),
     };
-    let counter = progress.counter("restore");
-    let report = restore_with_progress(&mut reader, &opts, &counter);
-    counter.finish();
+    let bars = Bars::new(progress);
+    bars.begin("restore", None);
+    let report = restore_with_progress(&mut reader, &opts, &bars);
+    bars.end();
     let report = report?;
     if args.json {
         print_json(&report)?;

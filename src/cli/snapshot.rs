@@ -1,14 +1,14 @@
-//! `ocpvault snapshot`: run every source into one new archive and summarise.
+//! `ocpvault snapshot`: the flags become [`SnapshotOptions`], the library's
+//! [`snapshot::run`] writes the archive, and this prints the summary (and ships).
 
 use super::output::{human_bytes, print_json};
-use super::progress::ProgressMode;
+use super::progress::{Bars, ProgressMode};
 use super::{CliError, CmdResult, Outcome};
-use crate::archive::{ArchiveWriter, HostFacts, SourceReport, WriteStats, WriterOptions};
 use crate::collect::host;
 use crate::crypto::{self, EncryptKey};
-use crate::files::capture as files;
+use crate::files::capture::FilesOptions;
 use crate::outln;
-use std::io::BufWriter;
+use crate::snapshot::{self, SnapshotOptions, SnapshotReport};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -79,183 +79,79 @@ fn encrypt_key(args: &SnapshotArgs) -> Result<Option<EncryptKey>, CliError> {
 
 #[derive(serde::Serialize)]
 struct Summary<'a> {
-    archive: String,
-    encrypted: bool,
-    hostname: &'a str,
-    stats: &'a WriteStats,
-    sources: &'a [SourceReport],
-    warnings: Vec<String>,
+    #[serde(flatten)]
+    report: &'a SnapshotReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     shipped: Option<serde_json::Value>,
 }
 
-pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
+/// Turns the flags into [`SnapshotOptions`].
+fn options(args: &SnapshotArgs) -> Result<SnapshotOptions, CliError> {
     let now = chrono::Utc::now();
     let created = (now.timestamp(), now.timestamp_subsec_nanos());
     let root = std::fs::canonicalize(&args.root)
         .map_err(|e| CliError::new(format!("--root {}: {e}", args.root.display())))?;
     let hostname = host::hostname(&root);
-    let key = encrypt_key(&args)?;
+    let encrypt = encrypt_key(args)?;
+    let archive = archive_path(&args.output, &hostname, &now, encrypt.is_some())?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    Ok(SnapshotOptions {
+        files: FilesOptions {
+            root: root.clone(),
+            include: args.include.clone(),
+            exclude: args.exclude.clone(),
+            no_defaults: args.no_default_paths,
+            created,
+        },
+        packages: args.packages.options(&root, created)?,
+        etcd: args.etcd.options(&root, created),
+        projects: args.projects.options(&root, created),
+        archive,
+        root,
+        hostname,
+        created,
+        level: args.level,
+        threads,
+        encrypt,
+    })
+}
+
+pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     // Open the ship destination first, so a typo in it costs no snapshot.
     let ship_dest = args
         .ship
         .as_ref()
         .map(|d| args.s3.open_dest(d, crate::ship::Missing::Create))
         .transpose()?;
-    let final_path = archive_path(&args.output, &hostname, &now, key.is_some())?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
-    let opts = WriterOptions {
-        level: args.level,
-        threads: if threads > 1 { threads } else { 0 },
-        created,
-    };
-    let mut writer =
-        ArchiveWriter::create(
-            &final_path,
-            opts,
-            |w: BufWriter<std::fs::File>| match &key {
-                Some(k) => crypto::encrypting_sink(w, k),
-                None => Ok(Box::new(w) as Box<dyn crate::archive::Sink>),
-            },
-        )?;
-    let counter = progress.counter("files");
-    let fopts = files::FilesOptions {
-        root: root.clone(),
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
-        no_defaults: args.no_default_paths,
-        created,
-    };
-    let report = files::collect_files(&mut writer, &fopts, &counter)?;
-    counter.finish();
-    let mut sources = vec![report];
-    // Further sources (packages, etcd, projects) run here, in this order, each
-    // writing through `&mut writer` and returning its SourceReport.
-    sources.push(super::packages_cmd::snapshot_source(
-        &mut writer,
-        &args.packages,
-        &root,
-        created,
-    )?);
-    sources.push(super::etcd_cmd::collect(
-        &mut writer,
-        &args.etcd,
-        &root,
-        created,
-        progress,
-    )?);
-    sources.push(super::project_cmd::run_source(
-        &args.projects,
-        &root,
-        created,
-        &mut writer,
-        progress,
-    )?);
-    let warnings = if key.is_some() {
-        Vec::new()
-    } else {
-        secret_warnings(&secret_files_of(&sources))
-    };
-    for s in &sources {
-        writer.add_source(s.clone());
-    }
-    let facts = HostFacts {
-        hostname: hostname.clone(),
-        os_release: host::os_release(&root),
-        root: root.as_path().into(),
-    };
-    let mut options = serde_json::Map::new();
-    options.insert("compression_level".into(), args.level.into());
-    let (path, mut stats) = writer.finish(facts, options)?;
-    // The size on disk (for an age file, the encrypted size, not the plain stream).
-    stats.archive_size = std::fs::metadata(&path)
-        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?
-        .len();
-    // Sources stay in capture order, the archive's order, as `info` shows them.
-    let mut warnings = warnings;
-    let no_files = sources.iter().any(|s| s.name == "files" && s.captured == 0);
-    if no_files {
-        warnings.push(format!(
-            "no host files found under {}: none of the captured paths exist; is this an OpenShift host? (see --root, --include)",
-            root.display()
-        ));
-    }
-    let outcome = if no_files || sources.iter().any(|s| s.has_warnings()) {
+    let opts = options(&args)?;
+    let report = snapshot::run(opts, &Bars::new(progress))?;
+    let outcome = if report.has_findings() {
         Outcome::Findings
     } else {
         Outcome::Ok
     };
     let shipped = match &ship_dest {
-        Some(dest) => Some(super::ship_cmd::ship_one(&path, dest.as_ref(), progress)?),
+        Some(dest) => Some(super::ship_cmd::ship_one(
+            &report.archive,
+            dest.as_ref(),
+            progress,
+        )?),
         None => None,
     };
-    let summary = Summary {
-        archive: path.display().to_string(),
-        encrypted: key.is_some(),
-        hostname: &hostname,
-        stats: &stats,
-        sources: &sources,
-        warnings,
-        shipped: shipped.as_ref().map(|s| s.json()),
-    };
     if args.json {
-        print_json(&summary)?;
+        print_json(&Summary {
+            report: &report,
+            shipped: shipped.as_ref().map(|s| s.json()),
+        })?;
     } else {
-        print_summary(&summary);
+        print_summary(&report);
         if let Some(s) = &shipped {
             outln!("{}", s.line());
         }
     }
     Ok(outcome)
-}
-
-/// Names of captured secret files, taken from the source reports' details.
-fn secret_files_of(sources: &[SourceReport]) -> Vec<String> {
-    sources
-        .iter()
-        .filter_map(|s| s.details.get("secret_files"))
-        .filter_map(|v| v.as_array())
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
-
-fn secret_warnings(secret_files: &[String]) -> Vec<String> {
-    if secret_files.is_empty() {
-        return Vec::new();
-    }
-    // What holds or unlocks every Secret of the cluster is always named, then up to
-    // three others.
-    let (every, others): (Vec<&str>, Vec<&str>) = secret_files
-        .iter()
-        .map(String::as_str)
-        .partition(|p| holds_every_secret(p));
-    let mut shown: Vec<String> = every.iter().map(|p| describe_secret(p)).collect();
-    shown.extend(others.iter().take(3).map(|p| p.to_string()));
-    vec![format!(
-        "the archive holds {} private key or secret file(s) ({}{}) and is not encrypted; keep it on this host or encrypt it before it leaves",
-        secret_files.len(),
-        shown.join(", "),
-        if others.len() > 3 { ", ..." } else { "" }
-    )]
-}
-
-/// The etcd snapshot or data file (every Secret of the cluster) and the master's
-/// encryption-config.yaml (the keys that decrypt the Secrets stored in etcd).
-fn holds_every_secret(path: &str) -> bool {
-    path == crate::etcd::SNAPSHOT_PATH
-        || path == crate::etcd::DATA_DIR_DB_PATH
-        || path.ends_with("/encryption-config.yaml")
-}
-
-fn describe_secret(path: &str) -> String {
-    if path.ends_with("/encryption-config.yaml") {
-        format!("{path}: the keys to the Secrets stored in etcd")
-    } else {
-        format!("{path}: the etcd data, every Secret of the cluster")
-    }
 }
 
 fn archive_path(
@@ -319,9 +215,9 @@ fn archive_path(
     }
 }
 
-fn print_summary(s: &Summary) {
-    let st = s.stats;
-    outln!("archive: {}", s.archive);
+fn print_summary(s: &SnapshotReport) {
+    let st = &s.stats;
+    outln!("archive: {}", s.archive.display());
     outln!(
         "entries: {}  objects: {}  read: {}  stored: {}  saved by dedup: {}  archive size: {}",
         st.entries,
@@ -331,7 +227,7 @@ fn print_summary(s: &Summary) {
         human_bytes(st.dedup_saved),
         human_bytes(st.archive_size)
     );
-    super::archive_cmds::print_sources(s.sources);
+    super::archive_cmds::print_sources(&s.sources);
     for w in &s.warnings {
         outln!("warning: {w}");
     }

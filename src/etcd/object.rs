@@ -100,7 +100,7 @@ mod tests {
     fn non_objects_are_errors() {
         assert!(matches!(
             to_api_object("/k", b"[1]", 1),
-            Err(ObjectError::NotAnObject)
+            Err(ObjectError::Raw(3))
         ));
         assert!(matches!(
             to_api_object("/k", b"abc", 1),

@@ -7,7 +7,7 @@
 //! torn (bbolt keeps an exclusive `flock` on it while etcd runs; we hold a shared one
 //! while copying); a file that changes while read is reported, not stored.
 
-use super::{SnapshotProgress, failed};
+use super::failed;
 use crate::accounts::Accounts;
 use crate::archive::{
     ArchiveError, ByteString, Entry, EntryType, FailedItem, ObjectId, SourceReport, SourceStatus,
@@ -16,6 +16,7 @@ use crate::archive::{
 use crate::etcd::record::{CaptureKind, DataDirRecord, EtcdDetails, SnapshotRecord};
 use crate::etcd::{DATA_DIR_DB_PATH, DATA_DIR_PREFIX, SOURCE_NAME};
 use crate::files::capture::{entry_from_metadata, is_unchanged};
+use crate::progress::Progress;
 use crate::progress::ProgressReader;
 use std::fs::{File, Metadata};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -48,7 +49,7 @@ pub(super) fn dir_record(shown: &str, host: &Path) -> Option<DataDirRecord> {
 pub(super) fn capture(
     store: &mut dyn Store,
     dir: &Path,
-    progress: &dyn SnapshotProgress,
+    progress: &dyn Progress,
 ) -> Result<SourceReport, ArchiveError> {
     let shown = dir.display().to_string();
     let mut details = EtcdDetails {
@@ -136,7 +137,7 @@ struct DirCapture<'a> {
     entries: Vec<Entry>,
     failed: Vec<FailedItem>,
     db: Option<(ObjectId, u64)>,
-    progress: &'a dyn SnapshotProgress,
+    progress: &'a dyn Progress,
 }
 
 impl DirCapture<'_> {
@@ -196,14 +197,14 @@ impl DirCapture<'_> {
         // A byte bar for the db (WAL segments and snap files are not drawn).
         let prepared = if apath == DATA_DIR_DB_PATH {
             let progress = self.progress;
-            progress.start(total);
+            progress.begin("etcd data-dir db", Some(total));
             let mut last = 0;
             let mut reader = ProgressReader::new(&mut file, 8 << 20, |done| {
                 progress.advance(done - last);
                 last = done;
             });
             let prepared = self.store.prepare_object(&mut reader);
-            progress.finish();
+            progress.end();
             prepared
         } else {
             self.store.prepare_object(&mut file)

@@ -7,10 +7,11 @@
 
 use super::datadir::dir_record;
 use super::stream::{Event, store_stream};
-use super::{EtcdOptions, SnapshotProgress, Target, Timeouts, failed};
+use super::{EtcdOptions, Target, Timeouts, failed};
 use crate::archive::{ArchiveError, SourceReport, Store};
 use crate::etcd::record::{EndpointStatus, MemberRecord, hex_id};
 use crate::etcd::{SNAPSHOT_PATH, SOURCE_NAME};
+use crate::progress::Progress;
 use etcd_client::{Certificate, Client, Identity, TlsOptions};
 use std::io;
 use std::path::Path;
@@ -23,7 +24,7 @@ pub(super) fn capture(
     store: &mut dyn Store,
     target: &Target,
     opts: &EtcdOptions,
-    progress: &dyn SnapshotProgress,
+    progress: &dyn Progress,
 ) -> Result<SourceReport, ArchiveError> {
     let mut details = target.details.clone();
     details.data_dir = dir_record(&target.data_dir, &target.data_dir_on_host);

@@ -20,6 +20,7 @@ mod stream;
 use crate::archive::{ArchiveError, SourceReport, SourceStatus, Store};
 use crate::etcd::SOURCE_NAME;
 use crate::etcd::record::EtcdDetails;
+use crate::progress::Progress;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,26 +74,12 @@ pub struct EtcdOptions {
     pub timeouts: Timeouts,
 }
 
-/// Progress of the snapshot stream; the CLI draws a byte bar.
-pub trait SnapshotProgress {
-    /// The stream starts; `total` is the db size the endpoint reported.
-    fn start(&self, _total: u64) {}
-    /// `bytes` more arrived.
-    fn advance(&self, _bytes: u64) {}
-    /// The stream ended, well or not.
-    fn finish(&self) {}
-}
-
-/// Progress that draws nothing.
-pub struct NoSnapshotProgress;
-impl SnapshotProgress for NoSnapshotProgress {}
-
 /// Runs the etcd source into `store` and returns its report. Only a failure to write
 /// the archive itself is an error; everything etcd-side is in the report.
 pub fn collect_etcd(
     store: &mut dyn Store,
     opts: &EtcdOptions,
-    progress: &dyn SnapshotProgress,
+    progress: &dyn Progress,
 ) -> Result<SourceReport, ArchiveError> {
     if opts.mode == EtcdMode::Skip {
         return Ok(skipped("turned off with --etcd skip".into()));

@@ -3,13 +3,13 @@
 //! spools large objects to disk), so memory does not grow with the db size and a
 //! snapshot whose trailer does not match is never committed.
 
-use super::SnapshotProgress;
 use super::keyindex::SpoolTee;
 use crate::archive::{ArchiveError, Store};
 use crate::collect::generated_entry;
 use crate::etcd::record::{EndpointStatus, MemberRecord, SnapshotRecord};
 use crate::etcd::trailer::{TrailerOk, TrailerReader};
 use crate::etcd::{SNAPSHOT_PATH, SOURCE_NAME};
+use crate::progress::Progress;
 use std::io::{self, Read};
 use tokio::sync::mpsc::Receiver;
 
@@ -44,17 +44,17 @@ pub(super) fn store_stream(
     store: &mut dyn Store,
     mut rx: Receiver<Event>,
     created: (i64, u32),
-    progress: &dyn SnapshotProgress,
+    progress: &dyn Progress,
 ) -> Result<Result<Stored, String>, ArchiveError> {
     let (status, members) = match rx.blocking_recv() {
         Some(Event::Ready { status, members }) => (status, members),
         Some(Event::Failed(e)) => return Ok(Err(e)),
         _ => return Ok(Err("the etcd client stopped before it connected".into())),
     };
-    progress.start(status.db_size);
+    progress.begin("etcd snapshot", Some(status.db_size));
     let mut reader = SpoolTee::new(TrailerReader::new(ChannelReader::new(rx, progress)));
     let prepared = store.prepare_object(&mut reader);
-    progress.finish();
+    progress.end();
     let ep = &status.endpoint;
     let prepared = match prepared {
         Ok(p) => p,
@@ -106,11 +106,11 @@ struct ChannelReader<'a> {
     pos: usize,
     done: bool,
     failure: Option<String>,
-    progress: &'a dyn SnapshotProgress,
+    progress: &'a dyn Progress,
 }
 
 impl<'a> ChannelReader<'a> {
-    fn new(rx: Receiver<Event>, progress: &'a dyn SnapshotProgress) -> Self {
+    fn new(rx: Receiver<Event>, progress: &'a dyn Progress) -> Self {
         Self {
             rx,
             buf: Vec::new(),
@@ -157,11 +157,12 @@ impl Read for ChannelReader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{NoSnapshotProgress, failed};
+    use super::super::failed;
     use super::*;
     use crate::archive::{ArchiveReader, ArchiveWriter, HostFacts, Sink, WriterOptions};
     use crate::etcd::record::EtcdDetails;
     use crate::etcd::trailer::with_trailer;
+    use crate::progress::NoProgress;
     use std::path::Path;
 
     const EP: &str = "https://127.0.0.1:2379";
@@ -233,7 +234,7 @@ mod tests {
         let mut w = writer(dir.path());
         let stream = with_trailer(&db(3 * 1024 * 1024));
         let rx = events(stream.clone(), Some(Event::End));
-        let stored = store_stream(&mut w, rx, (0, 0), &NoSnapshotProgress)
+        let stored = store_stream(&mut w, rx, (0, 0), &NoProgress)
             .unwrap()
             .unwrap();
         assert_eq!(stored.record.size, stream.len() as u64);
@@ -263,7 +264,7 @@ mod tests {
         let at = stream.len() - 5;
         stream[at] ^= 0xff;
         let rx = events(stream, Some(Event::End));
-        let err = store_stream(&mut w, rx, (0, 0), &NoSnapshotProgress)
+        let err = store_stream(&mut w, rx, (0, 0), &NoProgress)
             .unwrap()
             .unwrap_err();
         assert!(err.starts_with(EP), "{err}");
@@ -288,10 +289,10 @@ mod tests {
         let stream = with_trailer(&db(8192));
         let boom = format!("{EP}: snapshot stream: connection reset");
         let rx = events(stream.clone(), Some(Event::Failed(boom.clone())));
-        let err = store_stream(&mut w, rx, (0, 0), &NoSnapshotProgress).unwrap();
+        let err = store_stream(&mut w, rx, (0, 0), &NoProgress).unwrap();
         assert_eq!(err.unwrap_err(), boom);
         let rx = events(stream, None);
-        let err = store_stream(&mut w, rx, (0, 0), &NoSnapshotProgress).unwrap();
+        let err = store_stream(&mut w, rx, (0, 0), &NoProgress).unwrap();
         assert!(err.unwrap_err().contains("stopped in the middle"));
     }
 }
