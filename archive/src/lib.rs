@@ -60,20 +60,20 @@ mod writer;
 pub use bytes::{ByteString, base64_bytes};
 pub use error::ArchiveError;
 pub use id::ObjectId;
-pub use index::{Index, IndexObject, ManifestLocation};
+pub use index::{Frame, FrameTable, Index, IndexObject, ManifestLocation};
 pub use manifest::{
     Entry, EntryType, FailedItem, HostFacts, Manifest, RESERVED_PREFIX, Rdev, SkippedItem,
     SourceReport, SourceStatus, Xattr, format_mode, format_time, is_normalized_path, parse_mode,
     parse_time,
 };
 pub use reader::{
-    ArchiveReader, FIXED_MEMBERS, ObjectReader, PLAIN_INDEX_MEMBER, ReadSeek, Scan, ScannedMember,
-    object_member,
+    ArchiveReader, FIXED_MEMBERS, FramedObject, ObjectReader, PLAIN_INDEX_MEMBER, ReadSeek, Scan,
+    ScannedMember, object_member,
 };
 pub use validate::{MAX_XATTR_VALUE, ManifestProblem, is_utc_rfc3339, manifest_problems};
 pub use writer::{
-    ArchiveWriter, PreparedObject, SMALL_OBJECT_MAX, Sink, Store, WriteStats, WriterOptions,
-    place_noreplace,
+    ArchiveWriter, FRAME_SIZE, PreparedObject, SMALL_OBJECT_MAX, Sink, Store, WriteStats,
+    WriterOptions, place_noreplace,
 };
 
 /// Most objects or entries one archive may hold (spec §9).

@@ -7,7 +7,9 @@
 use super::container::{
     self, BLOCK, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TAIL_LEN, TRAILER_LEN, TRAILER_MEMBER,
 };
-use super::{ArchiveError, FORMAT_VERSION, Index, IndexObject, MAX_ITEMS, Manifest, ObjectId};
+use super::{
+    ArchiveError, FORMAT_VERSION, FrameTable, Index, IndexObject, MAX_ITEMS, Manifest, ObjectId,
+};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
@@ -28,7 +30,159 @@ pub struct ArchiveReader {
     len: u64,
     index: Index,
     by_id: HashMap<ObjectId, IndexObject>,
+    /// Object id -> position of its table in `index.frames`.
+    frames: HashMap<ObjectId, usize>,
     manifest: Manifest,
+}
+
+/// Smallest and largest frame size a reader accepts (spec §4.1, §9).
+const MIN_FRAME_SIZE: u64 = 64 * 1024;
+const MAX_FRAME_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Checks every frame table against its object (spec §4.1): a known object, a frame
+/// size within limits, as many frames as the size needs, stored lengths that add up
+/// to the member's and none beyond what zstd can produce from one frame.
+fn frame_tables(
+    path: &Path,
+    index: &Index,
+    by_id: &HashMap<ObjectId, IndexObject>,
+) -> Result<HashMap<ObjectId, usize>, ArchiveError> {
+    let mut out = HashMap::with_capacity(index.frames.len());
+    for (i, t) in index.frames.iter().enumerate() {
+        let bad =
+            |why: String| ArchiveError::malformed(path, format!("frame table of {}: {why}", t.id));
+        let Some(loc) = by_id.get(&t.id) else {
+            return Err(bad("no such object".into()));
+        };
+        if !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&t.frame_size) {
+            return Err(bad(format!("frame size {} is out of range", t.frame_size)));
+        }
+        if t.frames.len() < 2 || loc.size.div_ceil(t.frame_size) != t.frames.len() as u64 {
+            return Err(bad(format!(
+                "{} frames do not fit a {}-byte object",
+                t.frames.len(),
+                loc.size
+            )));
+        }
+        let bound = max_stored_frame(t.frame_size);
+        if t.frames.iter().any(|f| f.length == 0 || f.length > bound) {
+            return Err(bad("a frame's stored length is out of range".into()));
+        }
+        let total = t
+            .frames
+            .iter()
+            .try_fold(0u64, |a, f| a.checked_add(f.length));
+        if total != Some(loc.length) {
+            return Err(bad("frame lengths do not add up to the object's".into()));
+        }
+        if out.insert(t.id, i).is_some() {
+            return Err(bad("listed twice".into()));
+        }
+    }
+    Ok(out)
+}
+
+/// The most stored bytes one frame of `frame_size` bytes may take: zstd's bound for
+/// incompressible input (a block header per 128 KiB block) plus the frame header.
+fn max_stored_frame(frame_size: u64) -> u64 {
+    frame_size + frame_size / 128 + 1024
+}
+
+/// A seekable reader of one object stored as independent frames; see
+/// [`ArchiveReader::into_framed_object`]. One decompressed frame is kept.
+pub struct FramedObject {
+    id: ObjectId,
+    size: u64,
+    frame_size: u64,
+    frames: Vec<super::Frame>,
+    /// Stream offset of each frame's first stored byte.
+    starts: Vec<u64>,
+    path: PathBuf,
+    inner: Box<dyn ReadSeek>,
+    pos: u64,
+    cache: Option<(usize, Vec<u8>)>,
+    stored_read: u64,
+}
+
+impl FramedObject {
+    /// The object's uncompressed size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Stored (compressed) bytes read from the archive so far.
+    pub fn stored_bytes_read(&self) -> u64 {
+        self.stored_read
+    }
+
+    /// The archive's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn frame(&mut self, i: usize) -> io::Result<&[u8]> {
+        if self.cache.as_ref().is_none_or(|(c, _)| *c != i) {
+            let f = self.frames[i];
+            let bad = |why: String| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("object {} frame {i}: {why}", self.id),
+                )
+            };
+            self.inner.seek(SeekFrom::Start(self.starts[i]))?;
+            let mut stored = vec![0u8; f.length as usize];
+            self.inner.read_exact(&mut stored)?;
+            self.stored_read += f.length;
+            if ObjectId::of_bytes(&stored) != f.stored_sha256 {
+                return Err(bad("stored bytes fail their SHA-256 check".into()));
+            }
+            let want = if i + 1 == self.frames.len() {
+                self.size - self.frame_size * i as u64
+            } else {
+                self.frame_size
+            };
+            let plain = zstd::bulk::decompress(&stored, want as usize)
+                .map_err(|e| bad(format!("does not decompress: {e}")))?;
+            if plain.len() as u64 != want {
+                return Err(bad(format!("holds {} bytes, not {want}", plain.len())));
+            }
+            self.cache = Some((i, plain));
+        }
+        Ok(self
+            .cache
+            .as_ref()
+            .map(|(_, b)| b.as_slice())
+            .unwrap_or(&[]))
+    }
+}
+
+impl Read for FramedObject {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let i = (self.pos / self.frame_size) as usize;
+        let within = (self.pos - self.frame_size * i as u64) as usize;
+        let frame = self.frame(i)?;
+        let n = buf.len().min(frame.len() - within);
+        buf[..n].copy_from_slice(&frame[within..within + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for FramedObject {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.size.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        let p = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.pos = p;
+        Ok(p)
+    }
 }
 
 /// The result of a sequential scan: the members, and every structural problem found
@@ -150,6 +304,7 @@ impl ArchiveReader {
             }
             by_id.insert(o.id, *o);
         }
+        let frames = frame_tables(path, &index, &by_id)?;
         let manifest = read_manifest(path, &mut inner, &index, len)?;
         // Spec §5.2 and §9: what a writer cannot produce is refused before any
         // command acts on it.
@@ -169,7 +324,45 @@ impl ArchiveReader {
             len,
             index,
             by_id,
+            frames,
             manifest,
+        })
+    }
+
+    /// The frame table of an object stored as several independent zstd frames
+    /// (spec §4.1), or None when it is one frame.
+    pub fn frame_table(&self, id: &ObjectId) -> Option<&FrameTable> {
+        self.frames.get(id).map(|i| &self.index.frames[*i])
+    }
+
+    /// Turns the reader into a seekable reader of one framed object: reading at any
+    /// position reads and decompresses only the frame that holds it, after checking
+    /// the SHA-256 of its stored bytes against the frame table. The whole object's
+    /// content hash cannot be checked by a partial read; `verify` checks it.
+    pub fn into_framed_object(self, id: &ObjectId) -> Result<FramedObject, ArchiveError> {
+        let (Some(loc), Some(table)) = (self.by_id.get(id), self.frame_table(id)) else {
+            return Err(ArchiveError::malformed(
+                &self.path,
+                format!("object {id} has no frame table"),
+            ));
+        };
+        let mut starts = Vec::with_capacity(table.frames.len());
+        let mut at = loc.offset;
+        for f in &table.frames {
+            starts.push(at);
+            at += f.length;
+        }
+        Ok(FramedObject {
+            id: *id,
+            size: loc.size,
+            frame_size: table.frame_size,
+            frames: table.frames.clone(),
+            starts,
+            path: self.path,
+            inner: self.inner,
+            pos: 0,
+            cache: None,
+            stored_read: 0,
         })
     }
 

@@ -12,8 +12,8 @@ use super::container::{
     self, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TRAILER_MEMBER, member_header, padding,
 };
 use super::{
-    ArchiveError, Entry, FORMAT_VERSION, HostFacts, Index, IndexObject, Manifest, ManifestLocation,
-    ObjectId, SourceReport,
+    ArchiveError, Entry, FORMAT_VERSION, Frame, FrameTable, HostFacts, Index, IndexObject,
+    Manifest, ManifestLocation, ObjectId, SourceReport,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 
 /// Objects up to this size are compressed in memory; larger ones are spooled.
 pub const SMALL_OBJECT_MAX: usize = 1024 * 1024; // 1 MiB
+/// Large objects are written as independent zstd frames of this many uncompressed
+/// bytes (spec §4.1), so that a reader can seek in them.
+pub const FRAME_SIZE: u64 = 4 * 1024 * 1024; // 4 MiB
 const IO_BUF: usize = 256 * 1024; // 256 KiB
 
 /// A layer the archive stream is written through (plain file, or age encryption).
@@ -101,6 +104,8 @@ pub struct PreparedObject {
     pub id: ObjectId,
     pub size: u64,
     data: Prepared,
+    /// The frames of a large object written as more than one (spec §4.1).
+    frames: Vec<Frame>,
 }
 
 enum Prepared {
@@ -145,6 +150,7 @@ pub struct ArchiveWriter {
     final_path: PathBuf,
     tmp: tempfile::TempPath,
     objects: HashMap<ObjectId, IndexObject>,
+    frame_tables: HashMap<ObjectId, FrameTable>,
     order: Vec<ObjectId>,
     entries: Vec<Entry>,
     sources: Vec<SourceReport>,
@@ -198,6 +204,7 @@ impl ArchiveWriter {
             final_path: final_path.to_path_buf(),
             tmp,
             objects: HashMap::new(),
+            frame_tables: HashMap::new(),
             order: Vec::new(),
             entries: Vec::new(),
             sources: Vec::new(),
@@ -303,6 +310,7 @@ impl ArchiveWriter {
                 id: ObjectId::from_hasher(hasher),
                 size: head.len() as u64,
                 data: Prepared::Memory(compressed),
+                frames: Vec::new(),
             });
         }
         if self.out.inner.can_patch() {
@@ -311,14 +319,16 @@ impl ArchiveWriter {
         // Large: spool the compressed stream through an unlinked file.
         let spool = tempfile::tempfile_in(&self.dir)?;
         let (level, threads) = (self.opts.level, self.opts.threads);
-        let (mut spool, size) = compress_large(spool, head, reader, &mut hasher, level, threads)
-            .map_err(StreamError::into_inner)?;
+        let (mut spool, size, frames) =
+            compress_large(spool, head, reader, &mut hasher, level, threads)
+                .map_err(StreamError::into_inner)?;
         let len = spool.stream_position()?;
         spool.rewind()?;
         Ok(PreparedObject {
             id: ObjectId::from_hasher(hasher),
             size,
             data: Prepared::Spool(spool, len),
+            frames,
         })
     }
 
@@ -346,8 +356,8 @@ impl ArchiveWriter {
             inner: &mut self.out,
             hasher: &mut stored,
         };
-        let size = match compress_large(tee, head, reader, &mut hasher, level, threads) {
-            Ok((_, size)) => size,
+        let (size, frames) = match compress_large(tee, head, reader, &mut hasher, level, threads) {
+            Ok((_, size, frames)) => (size, frames),
             Err(StreamError::Source(e)) => return Err(e),
             Err(StreamError::Output(e)) => return Err(self.poison(e)),
         };
@@ -363,6 +373,7 @@ impl ArchiveWriter {
                 stored: ObjectId::from_hasher(stored),
                 generation,
             },
+            frames,
         })
     }
 
@@ -455,6 +466,16 @@ impl ArchiveWriter {
                 stored_sha256: Some(stored),
             },
         );
+        if !obj.frames.is_empty() {
+            self.frame_tables.insert(
+                obj.id,
+                FrameTable {
+                    id: obj.id,
+                    frame_size: FRAME_SIZE,
+                    frames: obj.frames,
+                },
+            );
+        }
         self.order.push(obj.id);
         Ok(obj.id)
     }
@@ -513,6 +534,11 @@ impl ArchiveWriter {
                 stored_sha256: Some(ObjectId::of_bytes(&compressed)),
             },
             objects: self.order.iter().map(|id| self.objects[id]).collect(),
+            frames: self
+                .order
+                .iter()
+                .filter_map(|id| self.frame_tables.remove(id))
+                .collect(),
         };
         let ijson = serde_json::to_vec(&index).map_err(|e| self.io_err(e.into()))?;
         // Compressed: every command reads the index, so its size is the floor of
@@ -591,9 +617,44 @@ impl StreamError {
     }
 }
 
-/// Compresses `head` and then the rest of `reader` into `out` as one zstd frame
-/// (multithreaded with `threads` > 0), hashing the uncompressed bytes after `head`
-/// into `hasher` (which has seen `head`). Returns `out` and the uncompressed size.
+/// Counts and hashes the stored bytes of the current frame.
+struct FrameOut<W> {
+    inner: W,
+    length: u64,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for FrameOut<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.length += n as u64;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn frame_encoder<W: Write>(
+    out: FrameOut<W>,
+    level: i32,
+    threads: u32,
+) -> Result<zstd::stream::Encoder<'static, FrameOut<W>>, StreamError> {
+    let mut enc = zstd::stream::Encoder::new(out, level).map_err(StreamError::Output)?;
+    if threads > 0 {
+        enc.multithread(threads).map_err(StreamError::Output)?;
+    }
+    // Each frame records its size, which `zstd -l` shows and readers may check.
+    enc.include_contentsize(true).map_err(StreamError::Output)?;
+    Ok(enc)
+}
+
+/// Compresses `head` and then the rest of `reader` into `out` as independent zstd
+/// frames of [`FRAME_SIZE`] uncompressed bytes each (the last one shorter;
+/// multithreaded with `threads` > 0), hashing the uncompressed bytes after `head`
+/// into `hasher` (which has seen `head`). Returns `out`, the uncompressed size, and
+/// the frames when there is more than one (spec §4.1).
 fn compress_large<W: Write>(
     out: W,
     head: Vec<u8>,
@@ -601,13 +662,47 @@ fn compress_large<W: Write>(
     hasher: &mut Sha256,
     level: i32,
     threads: u32,
-) -> Result<(W, u64), StreamError> {
-    let mut enc = zstd::stream::Encoder::new(out, level).map_err(StreamError::Output)?;
-    if threads > 0 {
-        enc.multithread(threads).map_err(StreamError::Output)?;
-    }
-    let mut size = head.len() as u64;
-    enc.write_all(&head).map_err(StreamError::Output)?;
+) -> Result<(W, u64, Vec<Frame>), StreamError> {
+    let fresh = |inner| FrameOut {
+        inner,
+        length: 0,
+        hasher: Sha256::new(),
+    };
+    let mut enc = frame_encoder(fresh(out), level, threads)?;
+    let mut frames = Vec::new();
+    let mut size = 0u64;
+    let mut in_frame = 0u64;
+    // Writes `data`, closing the frame whenever it holds FRAME_SIZE bytes and more
+    // data follows (a frame is closed lazily, so no empty frame is ever written).
+    let mut put = |enc: &mut Option<zstd::stream::Encoder<'static, FrameOut<W>>>,
+                   mut data: &[u8]|
+     -> Result<(), StreamError> {
+        while !data.is_empty() {
+            if in_frame == FRAME_SIZE {
+                let Some(full) = enc.take() else {
+                    return Err(StreamError::Output(io::Error::other("encoder gone")));
+                };
+                let done = full.finish().map_err(StreamError::Output)?;
+                frames.push(Frame {
+                    length: done.length,
+                    stored_sha256: ObjectId::from_hasher(done.hasher),
+                });
+                *enc = Some(frame_encoder(fresh(done.inner), level, threads)?);
+                in_frame = 0;
+            }
+            let take = data.len().min((FRAME_SIZE - in_frame) as usize);
+            let Some(e) = enc.as_mut() else {
+                return Err(StreamError::Output(io::Error::other("encoder gone")));
+            };
+            e.write_all(&data[..take]).map_err(StreamError::Output)?;
+            in_frame += take as u64;
+            size += take as u64;
+            data = &data[take..];
+        }
+        Ok(())
+    };
+    let mut slot = Some(enc);
+    put(&mut slot, &head)?;
     drop(head);
     let mut buf = vec![0u8; IO_BUF];
     loop {
@@ -616,11 +711,18 @@ fn compress_large<W: Write>(
             break;
         }
         hasher.update(&buf[..n]);
-        enc.write_all(&buf[..n]).map_err(StreamError::Output)?;
-        size += n as u64;
+        put(&mut slot, &buf[..n])?;
     }
-    let out = enc.finish().map_err(StreamError::Output)?;
-    Ok((out, size))
+    drop(put);
+    enc = slot.ok_or_else(|| StreamError::Output(io::Error::other("encoder gone")))?;
+    let last = enc.finish().map_err(StreamError::Output)?;
+    if !frames.is_empty() {
+        frames.push(Frame {
+            length: last.length,
+            stored_sha256: ObjectId::from_hasher(last.hasher),
+        });
+    }
+    Ok((last.inner, size, frames))
 }
 
 fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
