@@ -646,8 +646,10 @@ fn frame_encoder<W: Write>(
         enc.multithread(threads).map_err(StreamError::Output)?;
         // zstd's default job (several windows) would be the whole frame: one core.
         // Quarter frames keep every worker busy within a frame.
-        enc.set_parameter(zstd::stream::raw::CParameter::JobSize((FRAME_SIZE / 4) as u32))
-            .map_err(StreamError::Output)?;
+        enc.set_parameter(zstd::stream::raw::CParameter::JobSize(
+            (FRAME_SIZE / 4) as u32,
+        ))
+        .map_err(StreamError::Output)?;
     }
     // Each frame records its size, which `zstd -l` shows and readers may check.
     enc.include_contentsize(true).map_err(StreamError::Output)?;

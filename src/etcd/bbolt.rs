@@ -283,6 +283,11 @@ impl<R: Read + Seek> BoltDb<R> {
         })
     }
 
+    /// The byte source the db is read from.
+    pub fn source(&self) -> &R {
+        &self.src
+    }
+
     pub fn meta(&self) -> Meta {
         self.meta
     }
@@ -442,7 +447,22 @@ impl<R: Read + Seek> BoltDb<R> {
             Ok(p) => p,
             Err(e) => return self.skip_or_fail(e),
         };
-        self.walk(page, 0, f).map(|_| ())
+        self.walk(page, 0, &[], f).map(|_| ())
+    }
+
+    /// Like [`for_each`](Self::for_each), from the first key at or after `from`:
+    /// only the pages on the way to it and after it are read.
+    pub fn for_each_from(
+        &mut self,
+        bucket: &Bucket,
+        from: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<(), BoltError> {
+        let page = match self.bucket_root(bucket) {
+            Ok(p) => p,
+            Err(e) => return self.skip_or_fail(e),
+        };
+        self.walk(page, 0, from, f).map(|_| ())
     }
 
     /// Records an error as a skipped page (salvage mode), or returns it.
@@ -498,7 +518,13 @@ impl<R: Read + Seek> BoltDb<R> {
     }
 
     /// Returns false when `f` asked to stop.
-    fn walk(&mut self, page: Page, depth: u32, f: &mut Visitor<'_>) -> Result<bool, BoltError> {
+    fn walk(
+        &mut self,
+        page: Page,
+        depth: u32,
+        from: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<bool, BoltError> {
         if depth > MAX_DEPTH {
             self.skip_or_fail(BoltError::page(page.id, "deeper than 64 levels"))?;
             return Ok(true);
@@ -507,6 +533,7 @@ impl<R: Read + Seek> BoltDb<R> {
             self.stats.max_branch_depth = self.stats.max_branch_depth.max(depth);
             for i in 0..page.count {
                 match page.leaf(i) {
+                    Ok(e) if e.key < from => {}
                     Ok(e) => {
                         if !f(e.key, e.value, e.is_bucket) {
                             return Ok(false);
@@ -521,13 +548,21 @@ impl<R: Read + Seek> BoltDb<R> {
             return Ok(true);
         }
         for i in 0..page.count {
+            // Child i holds the keys from its own first key up to the next child's:
+            // none of them is wanted when the next child starts at or before `from`.
+            if !from.is_empty()
+                && i + 1 < page.count
+                && page.branch(i + 1).is_ok_and(|(next, _)| next <= from)
+            {
+                continue;
+            }
             let child = match page.branch(i) {
                 Ok((_, c)) => self.read_page(c),
                 Err(e) => Err(e),
             };
             match child {
                 Ok(c) => {
-                    if !self.walk(c, depth + 1, f)? {
+                    if !self.walk(c, depth + 1, from, f)? {
                         return Ok(false);
                     }
                 }

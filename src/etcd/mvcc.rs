@@ -297,6 +297,62 @@ pub fn read_state<R: Read + Seek>(
     Ok(state)
 }
 
+/// Reads the put of `key` at main revision `mod_revision` (the key index's latest
+/// revision of that key) without replaying the db: a seek in the `key` bucket to the
+/// first record of that revision, reading only the pages on the way. None when no
+/// put of `key` is stored at that revision.
+pub fn read_put_at<R: Read + Seek>(
+    db: &mut BoltDb<R>,
+    key: &[u8],
+    mod_revision: i64,
+) -> Result<Option<Object>, MvccError> {
+    let root = db.root();
+    let Some(keys) = db.bucket(&root, KEY_BUCKET)? else {
+        return Err(MvccError::NoKeyBucket);
+    };
+    let mut from = mod_revision.to_be_bytes().to_vec();
+    from.push(b'_');
+    from.extend_from_slice(&0i64.to_be_bytes());
+    let mut found = None;
+    let mut problem = None;
+    db.for_each_from(&keys, &from, &mut |k, v, _| {
+        let Some(rev) = parse_revision(k) else {
+            problem = Some(bad(k, "not a revision key".into()));
+            return false;
+        };
+        if rev.main != mod_revision {
+            return false;
+        }
+        if rev.tombstone {
+            return true;
+        }
+        match decode_key_value(v) {
+            Ok(kv) if kv.key == key => {
+                found = Some(Object {
+                    create_revision: kv.create_revision,
+                    mod_revision: kv.mod_revision,
+                    version: kv.version,
+                    lease: kv.lease,
+                    size: kv.value.len() as u64,
+                    head: kv.value[..kv.value.len().min(HEAD_BYTES)].to_vec(),
+                    value: Some(kv.value),
+                    key: kv.key,
+                });
+                false
+            }
+            Ok(_) => true,
+            Err(why) => {
+                problem = Some(bad(k, why));
+                false
+            }
+        }
+    })?;
+    match problem {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
 /// The state being rebuilt, record by record in revision order.
 struct Replay<'a, 'b> {
     opts: &'a ReadOptions<'b>,

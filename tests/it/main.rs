@@ -13,6 +13,7 @@ mod crypto_ship;
 mod diff;
 mod etcd;
 mod etcd_browse;
+mod etcd_seek;
 mod fuzz_regressions;
 mod hostile;
 mod hostile_inplace;

@@ -30,12 +30,30 @@ fn candidates(target: &str, namespace: Option<&str>) -> Result<Vec<String>, CliE
 /// Runs `ocpvault etcd get`.
 pub fn get(args: GetArgs) -> CmdResult {
     let wanted = candidates(&args.target, args.namespace.as_deref())?;
-    let mut open = open_db(&args.db)?;
-    let want = |k: &[u8]| wanted.iter().any(|w| w.as_bytes() == k);
-    let state = read(&mut open, &args.db, &want)?;
-    let outcome = warn_damage(&damage(&open, &state));
-    let Some(obj) = wanted.iter().find_map(|k| state.objects.get(k.as_bytes())) else {
-        return Err(not_found(&args, &wanted, &state));
+    // The key index and a framed snapshot answer without decompressing the db.
+    let (obj, encryption_config, outcome) = match read_indexed(&args.db, &wanted)? {
+        Some(r) => {
+            if std::env::var_os("OCPVAULT_DEBUG_IO").is_some() {
+                crate::cli::output::note(format_args!(
+                    "etcd get: read {} stored bytes of the snapshot through the key index",
+                    r.snapshot_bytes_read
+                ));
+            }
+            (r.object, r.encryption_config, Outcome::Ok)
+        }
+        None => {
+            let mut open = open_db(&args.db)?;
+            let want = |k: &[u8]| wanted.iter().any(|w| w.as_bytes() == k);
+            let mut state = read(&mut open, &args.db, &want)?;
+            let outcome = warn_damage(&damage(&open, &state));
+            let Some(obj) = wanted
+                .iter()
+                .find_map(|k| state.objects.remove(k.as_bytes()))
+            else {
+                return Err(not_found(&args, &wanted, &state));
+            };
+            (obj, open.encryption_config.take(), outcome)
+        }
     };
     let key = String::from_utf8_lossy(&obj.key).into_owned();
     let stored = obj.value.clone().unwrap_or_default();
@@ -45,7 +63,7 @@ pub fn get(args: GetArgs) -> CmdResult {
     }
     let plain = match sniff(&stored) {
         ValueKind::Encrypted { .. } => {
-            let keys = encryption_keys(&args, &open)?;
+            let keys = encryption_keys(&args, encryption_config.as_deref())?;
             decrypt(&stored, key.as_bytes(), &keys).map_err(|e| decrypt_error(&key, e))?
         }
         _ => stored,
@@ -80,11 +98,11 @@ fn not_found(args: &GetArgs, wanted: &[String], state: &State) -> CliError {
     }
 }
 
-fn encryption_keys(args: &GetArgs, open: &OpenDb) -> Result<EncryptionKeys, CliError> {
+fn encryption_keys(args: &GetArgs, archived: Option<&str>) -> Result<EncryptionKeys, CliError> {
     let text = match &args.encryption_config {
         Some(p) => std::fs::read_to_string(p)
             .map_err(|e| CliError::new(format!("{}: {e}", p.display())))?,
-        None => open.encryption_config.clone().ok_or_else(|| {
+        None => archived.map(str::to_string).ok_or_else(|| {
             CliError::new(format!(
                 "etcd get: the value is encrypted at rest and the archive holds no {ENCRYPTION_CONFIG_PATH}"
             ))
