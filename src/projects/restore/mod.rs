@@ -18,7 +18,7 @@ pub mod yaml11;
 
 pub use load::{
     DuplicateObject, ExportFile, ExportProblem, LoadedProject, ProjectSummary, dedupe_files,
-    list_projects, load_objects,
+    list_projects, load_objects, split_list,
 };
 
 use crate::archive::{ArchiveError, ArchiveReader};
