@@ -25,8 +25,8 @@ mod encryption;
 mod get;
 
 pub use audit::audit;
-pub use dump::{DumpArgs, dump};
 pub(crate) use dump::read_project;
+pub use dump::{DumpArgs, dump};
 pub use get::get;
 
 /// Where OpenShift 3.11 keeps the API server's encryption configuration.

@@ -1,6 +1,7 @@
 //! `ocpvault project list|restore`, and the snapshot flags of the `projects` source.
 
 use super::archive_cmds::ReadArchive;
+use super::etcd_browse::{DbArgs, read_project};
 use super::output::print_json;
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
@@ -15,7 +16,6 @@ use crate::projects::restore::{
     PlanOptions, ProjectPlan, ProjectSummary, list_projects, plan_from_etcd, plan_project,
     write_plan,
 };
-use super::etcd_browse::{DbArgs, read_project};
 use std::path::{Path, PathBuf};
 
 /// The snapshot flags of the `projects` source.

@@ -769,7 +769,10 @@ pub fn project_fixture() -> Option<ProjectFixture> {
         r#"{{"kind":"Secret","apiVersion":"v1",{},"data":{{"password":"{SHOP_PASSWORD}"}},"type":"Opaque"}}"#,
         meta("db", Some("shop"))
     );
-    keep(SHOP_SECRET, put(&server, SHOP_SECRET, &aescbc(secret.as_bytes())));
+    keep(
+        SHOP_SECRET,
+        put(&server, SHOP_SECRET, &aescbc(secret.as_bytes())),
+    );
     let svc = format!(
         r#"{{"kind":"Service","apiVersion":"v1",{},"spec":{{"selector":{{"app":"web"}},"clusterIP":"172.30.12.7","ports":[{{"port":8080,"protocol":"TCP"}}]}},"status":{{"loadBalancer":{{}}}}}}"#,
         meta("web", Some("shop"))
@@ -819,8 +822,7 @@ pub fn project_fixture() -> Option<ProjectFixture> {
 
 /// Reads a dumped file as oc 3.11 would (YAML 1.1).
 fn read_dumped(path: &Path) -> Value {
-    ocpvault::projects::restore::yaml11::from_str(&std::fs::read_to_string(path).unwrap())
-        .unwrap()
+    ocpvault::projects::restore::yaml11::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
@@ -830,7 +832,14 @@ fn dump_writes_one_project_in_the_export_layout() {
     let a = s(&f.archive);
     let out_dir = f.dir.path().join("dumps/shop");
     let (code, out) = run(&[
-        "etcd", "dump", a, "--project", "shop", "--output", s(&out_dir), "--json",
+        "etcd",
+        "dump",
+        a,
+        "--project",
+        "shop",
+        "--output",
+        s(&out_dir),
+        "--json",
     ]);
     // Exit 1: one value was not decoded and the hostile keys were skipped.
     assert_eq!(code, Some(1), "{}", stderr(&out));
@@ -839,7 +848,10 @@ fn dump_writes_one_project_in_the_export_layout() {
         !err.contains(SHOP_PASSWORD) && !err.contains("s3cr3t"),
         "{err}"
     );
-    assert!(err.contains(&format!("{SHOP_BROKEN}: not decoded")), "{err}");
+    assert!(
+        err.contains(&format!("{SHOP_BROKEN}: not decoded")),
+        "{err}"
+    );
     let report = json_of(&out);
     check_doc("dump", &report);
     assert_eq!(report["project"], "shop");
@@ -850,7 +862,12 @@ fn dump_writes_one_project_in_the_export_layout() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["path"].as_str().unwrap().into(), f["objects"].as_u64().unwrap()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().into(),
+                f["objects"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let want = [
         ("_cluster/namespace.yaml", 1),
@@ -881,9 +898,8 @@ fn dump_writes_one_project_in_the_export_layout() {
     }
 
     // Field by field: each value as etcd held it, with resourceVersion = mod revision.
-    let items = |rel: &str| {
-        ocpvault::projects::restore::split_list(read_dumped(&out_dir.join(rel)))
-    };
+    let items =
+        |rel: &str| ocpvault::projects::restore::split_list(read_dumped(&out_dir.join(rel)));
     let ns = read_dumped(&out_dir.join("_cluster/namespace.yaml"));
     assert_eq!(ns["kind"], "Namespace");
     assert_eq!(ns["metadata"]["name"], "shop");
@@ -937,7 +953,15 @@ fn dump_writes_one_project_in_the_export_layout() {
     let older = f.route_put.to_string();
     let old_dir = f.dir.path().join("old");
     let (code, out) = run(&[
-        "etcd", "dump", a, "-n", "shop", "-o", s(&old_dir), "--revision", &older,
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "shop",
+        "-o",
+        s(&old_dir),
+        "--revision",
+        &older,
     ]);
     assert_eq!(code, Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -946,10 +970,30 @@ fn dump_writes_one_project_in_the_export_layout() {
     assert_eq!(routes["items"][0]["metadata"]["name"], "gone");
 
     // A project that is not there, and a name that is not a project name.
-    let (code, out) = run(&["etcd", "dump", a, "-n", "nope", "-o", s(&f.dir.path().join("n"))]);
+    let (code, out) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "nope",
+        "-o",
+        s(&f.dir.path().join("n")),
+    ]);
     assert_eq!(code, Some(2));
-    assert!(stderr(&out).contains("project nope is not in"), "{}", stderr(&out));
-    let (code, _) = run(&["etcd", "dump", a, "-n", "../x", "-o", s(&f.dir.path().join("x"))]);
+    assert!(
+        stderr(&out).contains("project nope is not in"),
+        "{}",
+        stderr(&out)
+    );
+    let (code, _) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "../x",
+        "-o",
+        s(&f.dir.path().join("x")),
+    ]);
     assert_eq!(code, Some(2));
     assert!(!f.dir.path().join("x").exists());
 }

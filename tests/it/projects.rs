@@ -813,15 +813,28 @@ fn restore_from_etcd_cleans_and_orders_the_snapshot_objects() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in the archive"));
 
     let out = ocpvault(&[
-        "project", "restore", "--from-etcd", a, "--project", "shop", "--output", &dest("files"),
+        "project",
+        "restore",
+        "--from-etcd",
+        a,
+        "--project",
+        "shop",
+        "--output",
+        &dest("files"),
     ]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     // Exit 1: a value not decoded and hostile keys skipped, each warned about.
     assert_eq!(out.status.code(), Some(1), "{text}{err}");
-    assert!(err.contains("/kubernetes.io/configmaps/shop/broken: not decoded"), "{err}");
+    assert!(
+        err.contains("/kubernetes.io/configmaps/shop/broken: not decoded"),
+        "{err}"
+    );
     assert!(err.contains("skipped: the name \"../../escaped\""), "{err}");
-    assert!(!err.contains(SHOP_PASSWORD) && !text.contains(SHOP_PASSWORD), "{err}");
+    assert!(
+        !err.contains(SHOP_PASSWORD) && !text.contains(SHOP_PASSWORD),
+        "{err}"
+    );
     let order = [
         "010-project.yaml",
         "020-secret-db.yaml",
@@ -840,13 +853,19 @@ fn restore_from_etcd_cleans_and_orders_the_snapshot_objects() {
         "{text}"
     );
     // Cleaned as an export is: no server-owned metadata, no status, no cluster IP.
-    let objects: Vec<Value> = order.iter().map(|f| read_yaml(&files_dir.join(f))).collect();
+    let objects: Vec<Value> = order
+        .iter()
+        .map(|f| read_yaml(&files_dir.join(f)))
+        .collect();
     for (o, file) in objects.iter().zip(order) {
         for field in ["uid", "resourceVersion", "selfLink", "creationTimestamp"] {
             assert!(o["metadata"].get(field).is_none(), "{file}: {field}");
         }
         assert!(o.get("status").is_none(), "{file}");
-        assert_eq!(o["metadata"]["namespace"].as_str().unwrap_or("shop"), "shop");
+        assert_eq!(
+            o["metadata"]["namespace"].as_str().unwrap_or("shop"),
+            "shop"
+        );
     }
     let [ns, secret, cm, dc, svc] = &objects[..] else {
         unreachable!()
@@ -868,7 +887,13 @@ fn restore_from_etcd_cleans_and_orders_the_snapshot_objects() {
     let out = run(
         dir,
         &[
-            "project", "restore", a, "shop", "--from-etcd", "--apply", "--oc",
+            "project",
+            "restore",
+            a,
+            "shop",
+            "--from-etcd",
+            "--apply",
+            "--oc",
             oc.to_str().unwrap(),
         ],
         &[],
@@ -879,7 +904,11 @@ fn restore_from_etcd_cleans_and_orders_the_snapshot_objects() {
         .iter()
         .map(|l| {
             let file = l.strip_prefix("create -f ").expect("only creates");
-            Path::new(file).file_name().unwrap().to_string_lossy().into_owned()
+            Path::new(file)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
         })
         .collect();
     assert_eq!(created, order);
@@ -894,8 +923,22 @@ fn from_etcd_needs_an_etcd_snapshot() {
     let archive = myproject_archive(dir.path());
     let out_dir = dir.path().join("out");
     for args in [
-        vec!["project", "restore", "--from-etcd", &archive, "myproject", "--output"],
-        vec!["etcd", "dump", &archive, "--project", "myproject", "--output"],
+        vec![
+            "project",
+            "restore",
+            "--from-etcd",
+            &archive,
+            "myproject",
+            "--output",
+        ],
+        vec![
+            "etcd",
+            "dump",
+            &archive,
+            "--project",
+            "myproject",
+            "--output",
+        ],
     ] {
         let mut args = args.clone();
         args.push(out_dir.to_str().unwrap());

@@ -439,8 +439,16 @@ mod tests {
         assert_eq!(e.skipped.len(), 1);
         assert_eq!(e.objects(), 4);
 
-        e.not_decoded("/kubernetes.io/events/p/e2", Some("Event"), "protobuf".into());
-        e.not_decoded("/kubernetes.io/secrets/p/s", Some("Secret"), "protobuf".into());
+        e.not_decoded(
+            "/kubernetes.io/events/p/e2",
+            Some("Event"),
+            "protobuf".into(),
+        );
+        e.not_decoded(
+            "/kubernetes.io/secrets/p/s",
+            Some("Secret"),
+            "protobuf".into(),
+        );
         assert_eq!((e.left_out.len(), e.not_decoded.len()), (2, 1));
     }
 
@@ -450,7 +458,11 @@ mod tests {
         let out = dir.path().join("dump");
         let mut e = EtcdExport::new("p");
         let ns = json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "p"}});
-        e.add("/kubernetes.io/namespaces/p", KeyRole::Namespace, ns.clone());
+        e.add(
+            "/kubernetes.io/namespaces/p",
+            KeyRole::Namespace,
+            ns.clone(),
+        );
         let cm = json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c", "namespace": "p"}, "data": {"on": "yes"}});
         let key = "/kubernetes.io/configmaps/p/c";
         e.add(key, key_role(key, "p").unwrap(), cm.clone());

@@ -128,17 +128,20 @@ pub fn plan_from_etcd(
         return Err(ProjectRestoreError::NotInSnapshot(export.project));
     }
     let project = export.project.clone();
-    let has_namespace = export.files.contains_key(crate::projects::capture::NAMESPACE_FILE);
+    let has_namespace = export
+        .files
+        .contains_key(crate::projects::capture::NAMESPACE_FILE);
     let left_out = export.left_out.clone();
     let loaded = dedupe_files(export.into_files());
     let mut plan = build_plan(&project, loaded.objects, options);
     plan.listed = loaded.listed + left_out.len();
     plan.duplicates = loaded.duplicates;
-    plan.skipped.extend(left_out.into_iter().map(|l| SkippedObject {
-        kind: l.kind,
-        name: l.name,
-        reason: l.reason,
-    }));
+    plan.skipped
+        .extend(left_out.into_iter().map(|l| SkippedObject {
+            kind: l.kind,
+            name: l.name,
+            reason: l.reason,
+        }));
     if !has_namespace {
         plan.warnings.push(format!(
             "the snapshot holds no namespace object for project {project}; create the project first"
