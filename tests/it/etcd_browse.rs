@@ -969,6 +969,54 @@ fn dump_writes_one_project_in_the_export_layout() {
     let routes = read_dumped(&old_dir.join("routes.route.openshift.io.yaml"));
     assert_eq!(routes["items"][0]["metadata"]["name"], "gone");
 
+    // A wrong key: the secret is not decoded (named, with no key material), the rest is
+    // written; a config file that cannot be read is an error before anything is written.
+    let wrong = f.dir.path().join("wrong.yaml");
+    std::fs::write(
+        &wrong,
+        ENCRYPTION_CONFIG.replace("ERERERERERER", "AAAAAAAAAAAA"),
+    )
+    .unwrap();
+    let wrong_dir = f.dir.path().join("wrong");
+    let (code, out) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "shop",
+        "-o",
+        s(&wrong_dir),
+        "--json",
+        "--encryption-config",
+        s(&wrong),
+    ]);
+    assert_eq!(code, Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{SHOP_SECRET}: not decoded: aescbc key key1 does not decrypt"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("AAAAAAAA"), "{err}");
+    let report = json_of(&out);
+    assert_eq!(report["objects"], 4);
+    assert!(!wrong_dir.join("secrets.yaml").exists());
+    let missing_dir = f.dir.path().join("missing");
+    let (code, _) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "shop",
+        "-o",
+        s(&missing_dir),
+        "--encryption-config",
+        s(&f.dir.path().join("no-such.yaml")),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(!missing_dir.exists());
+
     // A project that is not there, and a name that is not a project name.
     let (code, out) = run(&[
         "etcd",

@@ -124,7 +124,7 @@ pub(crate) fn read_project(
         crate::cli::output::warn(format_args!(
             "{what}: {}: not decoded: {}",
             escape(&p.key),
-            p.reason
+            escape(&p.reason)
         ));
         outcome = Outcome::Findings;
     }
@@ -132,7 +132,7 @@ pub(crate) fn read_project(
         crate::cli::output::warn(format_args!(
             "{what}: {}: skipped: {}",
             escape(&p.key),
-            p.reason
+            escape(&p.reason)
         ));
         outcome = Outcome::Findings;
     }

@@ -56,6 +56,10 @@ pub fn key_role(key: &str, project: &str) -> Option<KeyRole> {
     // The first part after the type equal to the project: names cannot hold '/', so a
     // well-formed key has exactly one part after it.
     let at = parts.iter().skip(1).position(|p| *p == project)? + 1;
+    if at + 1 == parts.len() {
+        // A cluster-scoped object that has the project's name (a cluster role binding).
+        return None;
+    }
     let resource = parts[..at].join("/");
     let name = parts[at + 1..].join("/");
     if !parts[..at].iter().all(|p| is_safe_part(p)) {
@@ -199,7 +203,7 @@ impl EtcdExport {
             KeyRole::Unsafe(reason) => skip(self, reason),
             KeyRole::Namespace => {
                 if kind != "Namespace" || name != self.project {
-                    return skip(self, format!("the value is {kind} {name:?}"));
+                    return skip(self, format!("the value is {kind:?} {name:?}"));
                 }
                 self.files.insert(NAMESPACE_FILE.to_string(), vec![object]);
             }
@@ -208,7 +212,7 @@ impl EtcdExport {
                     return;
                 }
                 if kind != "PersistentVolume" || name != key_name {
-                    return skip(self, format!("the value is {kind} {name:?}"));
+                    return skip(self, format!("the value is {kind:?} {name:?}"));
                 }
                 self.files
                     .entry(VOLUMES_FILE.to_string())
@@ -224,7 +228,7 @@ impl EtcdExport {
                 if name != key_name || (!ns.is_empty() && ns != self.project) {
                     return skip(
                         self,
-                        format!("the value is {kind} {name:?} in project {ns:?}"),
+                        format!("the value is {kind:?} {name:?} in project {ns:?}"),
                     );
                 }
                 if let Some(why) = always_left_out(&kind) {
@@ -363,6 +367,8 @@ mod tests {
         assert_eq!(key_role("/kubernetes.io/namespaces/q", "p"), None);
         assert_eq!(key_role("/kubernetes.io/configmaps/q/c", "p"), None);
         assert_eq!(key_role("/kubernetes.io/p/c", "p"), None);
+        // Cluster-scoped objects named like the project are not the project's.
+        assert_eq!(key_role("/kubernetes.io/clusterrolebindings/p", "p"), None);
         assert_eq!(key_role("/registry/configmaps/p/c", "p"), None);
         for hostile in [
             "/kubernetes.io/configmaps/p/../../../tmp/x",
