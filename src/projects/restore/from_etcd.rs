@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The two key roots the OpenShift 3.11 API server writes under.
 const ROOTS: [&str; 2] = ["/kubernetes.io/", "/openshift.io/"];
@@ -325,7 +325,7 @@ fn make_dir(path: &Path) -> Result<(), ProjectRestoreError> {
     }
 }
 
-fn write_file(path: &PathBuf, text: &[u8]) -> Result<(), ProjectRestoreError> {
+fn write_file(path: &Path, text: &[u8]) -> Result<(), ProjectRestoreError> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
