@@ -1,4 +1,4 @@
-//! `ocpvault etcd ls|get|audit`: read the objects of the archived etcd snapshot
+//! `ocpvault etcd ls|get|dump|audit`: read the objects of the archived etcd snapshot
 //! offline, with no etcd and no API server (formats/etcd-browse.md).
 //!
 //! The snapshot object is decompressed into a 0600 file in a private 0700 temporary
@@ -20,9 +20,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 mod audit;
+mod dump;
+mod encryption;
 mod get;
 
 pub use audit::audit;
+pub(crate) use dump::read_project;
+pub use dump::{DumpArgs, dump};
 pub use get::get;
 
 /// Where OpenShift 3.11 keeps the API server's encryption configuration.

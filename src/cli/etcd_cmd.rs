@@ -94,6 +94,8 @@ pub enum EtcdCommand {
     Ls(super::etcd_browse::LsArgs),
     /// Print one object of the archived snapshot, decrypted when encrypted at rest.
     Get(super::etcd_browse::GetArgs),
+    /// Write every object of one project as YAML, in the layout of the oc exports.
+    Dump(super::etcd_browse::DumpArgs),
     /// Count objects per type, JSON vs protobuf, and secrets not encrypted at rest.
     Audit(super::etcd_browse::AuditArgs),
 }
@@ -146,6 +148,7 @@ pub fn run(args: EtcdArgs) -> CmdResult {
         EtcdCommand::Restore(a) => restore(a),
         EtcdCommand::Ls(a) => super::etcd_browse::ls(a),
         EtcdCommand::Get(a) => super::etcd_browse::get(a),
+        EtcdCommand::Dump(a) => super::etcd_browse::dump(a),
         EtcdCommand::Audit(a) => super::etcd_browse::audit(a),
     }
 }

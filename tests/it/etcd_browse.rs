@@ -698,3 +698,364 @@ fn snapshot_without_an_index_still_lists() {
     assert_eq!(ls["source"], "scan");
     assert_eq!(ls["objects"][0]["key"], CM);
 }
+
+/// A real etcd (TLS) holding project "shop" as the API server stores it in JSON, and
+/// what a dump must leave alone; snapshotted by `ocpvault snapshot` on a host with no
+/// admin kubeconfig, so the archive has no `oc` export of any project.
+pub struct ProjectFixture {
+    pub dir: tempfile::TempDir,
+    pub archive: PathBuf,
+    /// The mod revision of each key of "shop" that a dump writes.
+    pub revisions: BTreeMap<String, i64>,
+    /// The revision at which the (later deleted) route was stored.
+    pub route_put: i64,
+}
+
+pub const SHOP_NS: &str = "/kubernetes.io/namespaces/shop";
+pub const SHOP_CM: &str = "/kubernetes.io/configmaps/shop/settings";
+pub const SHOP_SECRET: &str = "/kubernetes.io/secrets/shop/db";
+pub const SHOP_SVC: &str = "/kubernetes.io/services/specs/shop/web";
+pub const SHOP_DC: &str = "/openshift.io/deploymentconfigs/shop/web";
+pub const SHOP_ROUTE: &str = "/openshift.io/routes/shop/gone";
+pub const SHOP_EVENT: &str = "/kubernetes.io/events/shop/web.1";
+pub const SHOP_BROKEN: &str = "/kubernetes.io/configmaps/shop/broken";
+pub const OTHER_CM: &str = "/kubernetes.io/configmaps/other/settings";
+/// Keys no API server writes, that a naive dump would turn into paths outside DIR.
+pub const HOSTILE: [&str; 3] = [
+    "/kubernetes.io/configmaps/shop/../../escaped",
+    "/kubernetes.io/../shop/escaped",
+    "/kubernetes.io/configmaps/shop/a/b",
+];
+/// The secret's value, base64 ("s3cr3t-value"): it must reach the files and nothing else.
+pub const SHOP_PASSWORD: &str = "czNjcjN0LXZhbHVl";
+
+fn meta(name: &str, ns: Option<&str>) -> String {
+    let ns = ns.map_or(String::new(), |n| format!(r#""namespace":"{n}","#));
+    format!(
+        r#""metadata":{{"name":"{name}",{ns}"selfLink":"/x/{name}","uid":"0b7c{name}","creationTimestamp":"2026-11-30T02:00:00Z"}}"#
+    )
+}
+
+pub fn project_fixture() -> Option<ProjectFixture> {
+    if !have_etcd() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&dir.path().join("pki"));
+    let cfg = ServerConfig::new(dir.path(), "master-0", Some(&pki));
+    let server = EtcdServer::start(&cfg);
+    let mut revisions = BTreeMap::new();
+    let mut keep = |key: &str, rev: i64| {
+        revisions.insert(key.to_string(), rev);
+    };
+
+    let ns = format!(
+        r#"{{"kind":"Namespace","apiVersion":"v1",{},"spec":{{"finalizers":["kubernetes","openshift.io/origin"]}},"status":{{"phase":"Active"}}}}"#,
+        meta("shop", None).replace(
+            r#""selfLink""#,
+            r#""annotations":{"openshift.io/sa.scc.uid-range":"1000170000/10000"},"selfLink""#
+        )
+    );
+    keep(SHOP_NS, put(&server, SHOP_NS, ns.as_bytes()));
+    let cm = |v: &str| {
+        format!(
+            r#"{{"kind":"ConfigMap","apiVersion":"v1",{},"data":{{"mode":"{v}"}}}}"#,
+            meta("settings", Some("shop"))
+        )
+    };
+    put(&server, SHOP_CM, cm("old").as_bytes());
+    keep(SHOP_CM, put(&server, SHOP_CM, cm("on").as_bytes()));
+    let secret = format!(
+        r#"{{"kind":"Secret","apiVersion":"v1",{},"data":{{"password":"{SHOP_PASSWORD}"}},"type":"Opaque"}}"#,
+        meta("db", Some("shop"))
+    );
+    keep(
+        SHOP_SECRET,
+        put(&server, SHOP_SECRET, &aescbc(secret.as_bytes())),
+    );
+    let svc = format!(
+        r#"{{"kind":"Service","apiVersion":"v1",{},"spec":{{"selector":{{"app":"web"}},"clusterIP":"172.30.12.7","ports":[{{"port":8080,"protocol":"TCP"}}]}},"status":{{"loadBalancer":{{}}}}}}"#,
+        meta("web", Some("shop"))
+    );
+    keep(SHOP_SVC, put(&server, SHOP_SVC, svc.as_bytes()));
+    let dc = format!(
+        r#"{{"kind":"DeploymentConfig","apiVersion":"v1",{},"spec":{{"replicas":1,"selector":{{"app":"web"}},"template":{{"metadata":{{"labels":{{"app":"web"}}}},"spec":{{"containers":[{{"name":"web","image":"nginx:1.14"}}]}}}}}},"status":{{"latestVersion":3}}}}"#,
+        meta("web", Some("shop"))
+    );
+    keep(SHOP_DC, put(&server, SHOP_DC, dc.as_bytes()));
+    let route = format!(
+        r#"{{"kind":"Route","apiVersion":"v1",{},"spec":{{"to":{{"kind":"Service","name":"web"}}}}}}"#,
+        meta("gone", Some("shop"))
+    );
+    let route_put = put(&server, SHOP_ROUTE, route.as_bytes());
+    del(&server, SHOP_ROUTE);
+    let event = format!(
+        r#"{{"kind":"Event","apiVersion":"v1",{},"reason":"Scheduled"}}"#,
+        meta("web.1", Some("shop"))
+    );
+    put(&server, SHOP_EVENT, event.as_bytes());
+    // A protobuf value whose bytes end inside a field: not decoded, whatever the decoder.
+    put(
+        &server,
+        SHOP_BROKEN,
+        &envelope("v1", "ConfigMap", b"\x0a\x7fbroken"),
+    );
+    let other = cm("other").replace(r#""namespace":"shop""#, r#""namespace":"other""#);
+    put(&server, OTHER_CM, other.as_bytes());
+    for key in HOSTILE {
+        let hostile = cm("x").replace(r#""name":"settings""#, r#""name":"../../escaped""#);
+        put(&server, key, hostile.as_bytes());
+    }
+
+    let root = host_root(dir.path(), &cfg.etcd_conf(), Some(&pki));
+    let master = root.join("etc/origin/master");
+    std::fs::create_dir_all(&master).unwrap();
+    std::fs::write(master.join("encryption-config.yaml"), ENCRYPTION_CONFIG).unwrap();
+    let archive = take_snapshot(&root, dir.path(), &[]);
+    Some(ProjectFixture {
+        dir,
+        archive,
+        revisions,
+        route_put,
+    })
+}
+
+/// Reads a dumped file as oc 3.11 would (YAML 1.1).
+fn read_dumped(path: &Path) -> Value {
+    ocpvault::projects::restore::yaml11::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn dump_writes_one_project_in_the_export_layout() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(f) = project_fixture() else { return };
+    let a = s(&f.archive);
+    let out_dir = f.dir.path().join("dumps/shop");
+    let (code, out) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "--project",
+        "shop",
+        "--output",
+        s(&out_dir),
+        "--json",
+    ]);
+    // Exit 1: one value was not decoded and the hostile keys were skipped.
+    assert_eq!(code, Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        !err.contains(SHOP_PASSWORD) && !err.contains("s3cr3t"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{SHOP_BROKEN}: not decoded")),
+        "{err}"
+    );
+    let report = json_of(&out);
+    check_doc("dump", &report);
+    assert_eq!(report["project"], "shop");
+    assert_eq!(report["objects"], 5);
+
+    // The files and their counts, as `project list` would show an export.
+    let files: Vec<(String, u64)> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().into(),
+                f["objects"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("_cluster/namespace.yaml", 1),
+        ("configmaps.yaml", 1),
+        ("deploymentconfigs.apps.openshift.io.yaml", 1),
+        ("secrets.yaml", 1),
+        ("services.yaml", 1),
+    ];
+    let want: Vec<(String, u64)> = want.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+    assert_eq!(files, want);
+    let mut on_disk: Vec<String> = walk(&out_dir);
+    on_disk.sort();
+    let mut listed: Vec<String> = want.iter().map(|w| w.0.clone()).collect();
+    listed.push("_cluster".into());
+    listed.sort();
+    assert_eq!(on_disk, listed);
+    // Nothing outside DIR: its parent holds DIR alone.
+    let siblings: Vec<_> = std::fs::read_dir(out_dir.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(siblings, [std::ffi::OsString::from("shop")]);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out_dir), 0o700);
+    assert_eq!(mode(&out_dir.join("_cluster")), 0o700);
+    for (p, _) in &want {
+        assert_eq!(mode(&out_dir.join(p)), 0o600, "{p}");
+    }
+
+    // Field by field: each value as etcd held it, with resourceVersion = mod revision.
+    let items =
+        |rel: &str| ocpvault::projects::restore::split_list(read_dumped(&out_dir.join(rel)));
+    let ns = read_dumped(&out_dir.join("_cluster/namespace.yaml"));
+    assert_eq!(ns["kind"], "Namespace");
+    assert_eq!(ns["metadata"]["name"], "shop");
+    assert_eq!(
+        ns["metadata"]["resourceVersion"],
+        f.revisions[SHOP_NS].to_string()
+    );
+    assert_eq!(ns["status"]["phase"], "Active");
+    let cm = items("configmaps.yaml");
+    assert_eq!(cm.len(), 1);
+    assert_eq!(cm[0]["data"]["mode"], "on");
+    assert_eq!(
+        cm[0]["metadata"]["resourceVersion"],
+        f.revisions[SHOP_CM].to_string()
+    );
+    assert_eq!(cm[0]["metadata"]["uid"], "0b7csettings");
+    let secrets = items("secrets.yaml");
+    assert_eq!(secrets[0]["data"]["password"], SHOP_PASSWORD);
+    assert_eq!(secrets[0]["type"], "Opaque");
+    let svc = items("services.yaml");
+    assert_eq!(svc[0]["spec"]["clusterIP"], "172.30.12.7");
+    assert_eq!(svc[0]["spec"]["ports"][0]["port"], 8080);
+    let dc = items("deploymentconfigs.apps.openshift.io.yaml");
+    assert_eq!(dc[0]["apiVersion"], "apps.openshift.io/v1");
+    assert_eq!(
+        dc[0]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.14"
+    );
+
+    // The report says what was not written and why.
+    let keys = |field: &str| -> Vec<String> {
+        report[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(keys("not_decoded"), [SHOP_BROKEN]);
+    assert_eq!(keys("left_out"), [SHOP_EVENT]);
+    let mut skipped = keys("skipped");
+    skipped.sort();
+    let mut hostile = HOSTILE.map(String::from).to_vec();
+    hostile.sort();
+    assert_eq!(skipped, hostile);
+
+    // A non-empty DIR is refused; an older revision reads the route before its delete.
+    let (code, out) = run(&["etcd", "dump", a, "--project", "shop", "-o", s(&out_dir)]);
+    assert_eq!(code, Some(2));
+    assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
+    let older = f.route_put.to_string();
+    let old_dir = f.dir.path().join("old");
+    let (code, out) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "shop",
+        "-o",
+        s(&old_dir),
+        "--revision",
+        &older,
+    ]);
+    assert_eq!(code, Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("routes.route.openshift.io.yaml"), "{text}");
+    let routes = read_dumped(&old_dir.join("routes.route.openshift.io.yaml"));
+    assert_eq!(routes["items"][0]["metadata"]["name"], "gone");
+
+    // A wrong key: the secret is not decoded (named, with no key material), the rest is
+    // written; a config file that cannot be read is an error before anything is written.
+    let wrong = f.dir.path().join("wrong.yaml");
+    std::fs::write(
+        &wrong,
+        ENCRYPTION_CONFIG.replace("ERERERERERER", "AAAAAAAAAAAA"),
+    )
+    .unwrap();
+    let wrong_dir = f.dir.path().join("wrong");
+    let (code, out) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "shop",
+        "-o",
+        s(&wrong_dir),
+        "--json",
+        "--encryption-config",
+        s(&wrong),
+    ]);
+    assert_eq!(code, Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{SHOP_SECRET}: not decoded: aescbc key key1 does not decrypt"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("AAAAAAAA"), "{err}");
+    let report = json_of(&out);
+    assert_eq!(report["objects"], 4);
+    assert!(!wrong_dir.join("secrets.yaml").exists());
+    let missing_dir = f.dir.path().join("missing");
+    let (code, _) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "shop",
+        "-o",
+        s(&missing_dir),
+        "--encryption-config",
+        s(&f.dir.path().join("no-such.yaml")),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(!missing_dir.exists());
+
+    // A project that is not there, and a name that is not a project name.
+    let (code, out) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "nope",
+        "-o",
+        s(&f.dir.path().join("n")),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr(&out).contains("project nope is not in"),
+        "{}",
+        stderr(&out)
+    );
+    let (code, _) = run(&[
+        "etcd",
+        "dump",
+        a,
+        "-n",
+        "../x",
+        "-o",
+        s(&f.dir.path().join("x")),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(!f.dir.path().join("x").exists());
+}
+
+/// Paths under `dir`, relative, directories included.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&e.path()).into_iter().map(|p| format!("{name}/{p}")));
+        }
+        out.push(name);
+    }
+    out
+}

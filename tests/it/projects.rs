@@ -795,3 +795,157 @@ fn types_the_server_cannot_list_are_recorded_once_and_forbidden_ones_fail() {
         "/.ocpvault/projects/edgecases/templateinstances.template.openshift.io.yaml"
     );
 }
+
+/// `project restore --from-etcd`: project "shop" from the snapshot of a real etcd
+/// (filled in tests/it/etcd_browse.rs as the API server stores objects), in an archive
+/// with no `oc` export at all. STAND-IN: the creates go to testdata/stand-in-oc/oc.
+#[test]
+fn restore_from_etcd_cleans_and_orders_the_snapshot_objects() {
+    use crate::etcd_browse::{SHOP_PASSWORD, project_fixture};
+    let Some(f) = project_fixture() else { return };
+    let dir = f.dir.path();
+    let a = f.archive.to_str().unwrap();
+    let dest = |n: &str| dir.join(n).to_str().unwrap().to_string();
+
+    // Without --from-etcd there is nothing to restore from.
+    let out = ocpvault(&["project", "restore", a, "shop", "--output", &dest("x")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the archive"));
+
+    let out = ocpvault(&[
+        "project",
+        "restore",
+        "--from-etcd",
+        a,
+        "--project",
+        "shop",
+        "--output",
+        &dest("files"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    // Exit 1: a value not decoded and hostile keys skipped, each warned about.
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(
+        err.contains("/kubernetes.io/configmaps/shop/broken: not decoded"),
+        "{err}"
+    );
+    assert!(err.contains("skipped: the name \"../../escaped\""), "{err}");
+    assert!(
+        !err.contains(SHOP_PASSWORD) && !text.contains(SHOP_PASSWORD),
+        "{err}"
+    );
+    let order = [
+        "010-project.yaml",
+        "020-secret-db.yaml",
+        "030-configmap-settings.yaml",
+        "040-deploymentconfig-web.yaml",
+        "050-service-web.yaml",
+    ];
+    let files_dir = dir.join("files");
+    assert_eq!(written_files(&files_dir), order);
+    assert!(text.contains("left out Event web.1: "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "project shop: 6 objects listed: 5 written to {}, 1 left out, 0 duplicates",
+            files_dir.display()
+        )),
+        "{text}"
+    );
+    // Cleaned as an export is: no server-owned metadata, no status, no cluster IP.
+    let objects: Vec<Value> = order
+        .iter()
+        .map(|f| read_yaml(&files_dir.join(f)))
+        .collect();
+    for (o, file) in objects.iter().zip(order) {
+        for field in ["uid", "resourceVersion", "selfLink", "creationTimestamp"] {
+            assert!(o["metadata"].get(field).is_none(), "{file}: {field}");
+        }
+        assert!(o.get("status").is_none(), "{file}");
+        assert_eq!(
+            o["metadata"]["namespace"].as_str().unwrap_or("shop"),
+            "shop"
+        );
+    }
+    let [ns, secret, cm, dc, svc] = &objects[..] else {
+        unreachable!()
+    };
+    assert_eq!(ns["kind"], "Namespace");
+    assert_eq!(
+        ns["metadata"]["annotations"]["openshift.io/sa.scc.uid-range"],
+        "1000170000/10000"
+    );
+    assert_eq!(secret["data"]["password"], SHOP_PASSWORD);
+    // "on" stays a string for oc's YAML 1.1 reader.
+    assert_eq!(cm["data"]["mode"], "on");
+    assert_eq!(dc["apiVersion"], "apps.openshift.io/v1");
+    assert!(svc["spec"].get("clusterIP").is_none());
+    assert_eq!(svc["spec"]["ports"][0]["port"], 8080);
+
+    // --apply: the stand-in oc is given the same objects in the same order.
+    let oc = stand_in_oc();
+    let out = run(
+        dir,
+        &[
+            "project",
+            "restore",
+            a,
+            "shop",
+            "--from-etcd",
+            "--apply",
+            "--oc",
+            oc.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let created: Vec<String> = oc_log(dir)
+        .iter()
+        .map(|l| {
+            let file = l.strip_prefix("create -f ").expect("only creates");
+            Path::new(file)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(created, order);
+    assert!(text.contains("created namespace/shop\n"), "{text}");
+    assert!(text.contains("created deploymentconfig/web\n"), "{text}");
+}
+
+/// An archive without any etcd snapshot: a clear error, exit 2, for both commands.
+#[test]
+fn from_etcd_needs_an_etcd_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = myproject_archive(dir.path());
+    let out_dir = dir.path().join("out");
+    for args in [
+        vec![
+            "project",
+            "restore",
+            "--from-etcd",
+            &archive,
+            "myproject",
+            "--output",
+        ],
+        vec![
+            "etcd",
+            "dump",
+            &archive,
+            "--project",
+            "myproject",
+            "--output",
+        ],
+    ] {
+        let mut args = args.clone();
+        args.push(out_dir.to_str().unwrap());
+        let out = ocpvault(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("the archive holds no etcd snapshot"), "{err}");
+        assert!(!out_dir.exists());
+    }
+}

@@ -414,6 +414,32 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["ocpvault-etcd-ls(1)", "ocpvault-etcd-audit(1)"],
     },
     Extra {
+        page: "ocpvault-etcd-dump",
+        examples: &[
+            Example {
+                what: "Every object of a deleted project, from last night's snapshot, in the layout of the oc exports (secrets decrypted; the directory is 0700):",
+                commands: &[
+                    "ocpvault etcd dump ARCHIVE --project myproject --output /root/myproject-etcd",
+                ],
+            },
+            Example {
+                what: "The project as it was at an older revision, with the summary as JSON:",
+                commands: &[
+                    "ocpvault etcd dump ARCHIVE -n myproject -o /root/myproject-41000 --revision 41000 --json",
+                ],
+            },
+        ],
+        findings: Some(
+            "values were not decrypted or decoded, keys were skipped, or a damaged db was read with --salvage; the rest was written",
+        ),
+        config_keys: "none (only --config itself)",
+        see_also: &[
+            "ocpvault-project-restore(1)",
+            "ocpvault-etcd-ls(1)",
+            "ocpvault-etcd-get(1)",
+        ],
+    },
+    Extra {
         page: "ocpvault-etcd-audit",
         examples: &[Example {
             what: "Counts per type, values still stored as JSON, secrets not encrypted at rest:",
@@ -493,10 +519,18 @@ pub const EXTRAS: &[Extra] = &[
                     "ocpvault project restore ARCHIVE myproject --apply --kubeconfig /etc/origin/master/admin.kubeconfig",
                 ],
             },
+            Example {
+                what: "A project the archive has no oc export of, from its etcd snapshot:",
+                commands: &[
+                    "ocpvault project restore --from-etcd ARCHIVE --project myproject --output /tmp/myproject",
+                ],
+            },
         ],
-        findings: Some("objects were left out with a warning, or with --apply an object failed"),
+        findings: Some(
+            "objects were left out with a warning, with --apply an object failed, or with --from-etcd values were not decoded or keys skipped",
+        ),
         config_keys: "[oc]",
-        see_also: &["ocpvault-project-list(1)", "oc(1)"],
+        see_also: &["ocpvault-project-list(1)", "ocpvault-etcd-dump(1)", "oc(1)"],
     },
     Extra {
         page: "ocpvault-completions",

@@ -1,9 +1,8 @@
 //! `ocpvault etcd get`: one object, decrypted when encrypted at rest.
 
+use super::encryption::{decrypt_error, encryption_keys};
 use super::*;
-use crate::etcd::values::{
-    DecryptError, EncryptionKeys, ValueKind, decode_envelope, decrypt, sniff,
-};
+use crate::etcd::values::{ValueKind, decode_envelope, decrypt, sniff};
 
 /// The keys `etcd get` looks for.
 fn candidates(target: &str, namespace: Option<&str>) -> Result<Vec<String>, CliError> {
@@ -63,8 +62,13 @@ pub fn get(args: GetArgs) -> CmdResult {
     }
     let plain = match sniff(&stored) {
         ValueKind::Encrypted { .. } => {
-            let keys = encryption_keys(&args, encryption_config.as_deref())?;
-            decrypt(&stored, key.as_bytes(), &keys).map_err(|e| decrypt_error(&key, e))?
+            let keys = encryption_keys(
+                args.encryption_config.as_deref(),
+                encryption_config.as_deref(),
+                "etcd get",
+            )?;
+            decrypt(&stored, key.as_bytes(), &keys)
+                .map_err(|e| decrypt_error("etcd get", &key, e))?
         }
         _ => stored,
     };
@@ -95,37 +99,6 @@ fn not_found(args: &GetArgs, wanted: &[String], state: &State) -> CliError {
         err.hint("namespaced types need -n PROJECT; `ocpvault etcd ls ARCHIVE TYPE` lists them")
     } else {
         err.hint("`ocpvault etcd ls ARCHIVE TYPE -n PROJECT` lists what there is")
-    }
-}
-
-fn encryption_keys(args: &GetArgs, archived: Option<&str>) -> Result<EncryptionKeys, CliError> {
-    let text = match &args.encryption_config {
-        Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| CliError::new(format!("{}: {e}", p.display())))?,
-        None => archived.map(str::to_string).ok_or_else(|| {
-            CliError::new(format!(
-                "etcd get: the value is encrypted at rest and the archive holds no {ENCRYPTION_CONFIG_PATH}"
-            ))
-            .hint("pass the API server's EncryptionConfig with --encryption-config FILE")
-        })?,
-    };
-    let from = args
-        .encryption_config
-        .as_ref()
-        .map_or(ENCRYPTION_CONFIG_PATH.to_string(), |p| {
-            p.display().to_string()
-        });
-    EncryptionKeys::parse(&text).map_err(|e| CliError::new(format!("{from}: {e}")))
-}
-
-fn decrypt_error(key: &str, e: DecryptError) -> CliError {
-    let err = CliError::new(format!("etcd get: {key}: {e}"));
-    match e {
-        DecryptError::NoKey { .. } | DecryptError::Failed { .. } => err.hint(
-            "pass the EncryptionConfig the API server used then with --encryption-config FILE",
-        ),
-        DecryptError::Offline { .. } => err.hint("`-o stored` writes the encrypted bytes"),
-        DecryptError::NotEncrypted => err,
     }
 }
 

@@ -164,15 +164,27 @@ pub fn load_objects(
                 .collect(),
         });
     }
-    files.sort_by_key(|(rel, _, _)| (file_preference(rel), rel.clone()));
+    let mut read = Vec::new();
+    for (rel, path, size) in files {
+        read.push((rel, read_export(reader, &path, size)?));
+    }
+    Ok(dedupe_files(read))
+}
+
+/// The objects of a project's export files, each once: files are taken in order of
+/// preference (the namespace and volumes, the core group, other groups, OpenShift's,
+/// `extensions` last), and a later copy of an object is named in `duplicates`. The
+/// one loader of both the archived exports and the etcd snapshot's objects.
+pub fn dedupe_files(mut files: Vec<(String, Vec<Value>)>) -> LoadedProject {
+    files.sort_by_key(|(rel, _)| (file_preference(rel), rel.clone()));
     let mut seen: HashMap<(String, String, String), String> = HashMap::new();
     let mut loaded = LoadedProject {
         listed: 0,
         objects: Vec::new(),
         duplicates: Vec::new(),
     };
-    for (rel, path, size) in files {
-        for obj in read_export(reader, &path, size)? {
+    for (rel, objects) in files {
+        for obj in objects {
             loaded.listed += 1;
             let id = identity(&obj);
             match seen.get(&id) {
@@ -189,7 +201,7 @@ pub fn load_objects(
             }
         }
     }
-    Ok(loaded)
+    loaded
 }
 
 /// Reads one export and splits a List into its items.

@@ -11,13 +11,14 @@ pub mod apply;
 mod checks;
 pub mod clean;
 mod emit;
+pub mod from_etcd;
 mod load;
 pub mod order;
 pub mod yaml11;
 
 pub use load::{
-    DuplicateObject, ExportFile, ExportProblem, LoadedProject, ProjectSummary, list_projects,
-    load_objects,
+    DuplicateObject, ExportFile, ExportProblem, LoadedProject, ProjectSummary, dedupe_files,
+    list_projects, load_objects, split_list,
 };
 
 use crate::archive::{ArchiveError, ArchiveReader};
@@ -81,6 +82,8 @@ pub enum ProjectRestoreError {
     },
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    #[error("project {0} is not in the etcd snapshot (no namespace and no objects)")]
+    NotInSnapshot(String),
     #[error("{0}: exists and is not empty; choose a new directory")]
     OutputNotEmpty(String),
     #[error("{path}: {source}")]
@@ -109,6 +112,41 @@ pub fn plan_project(
     let mut plan = build_plan(project, loaded.objects, options);
     plan.listed = loaded.listed;
     plan.duplicates = loaded.duplicates;
+    Ok(plan)
+}
+
+/// Builds the plan from a project read out of the etcd snapshot: the same loading
+/// (each object once, preferred groups first), cleaning and ordering as for an
+/// export. Objects the export would not have held (events, metrics) are counted as
+/// left out; the snapshot's own problems (values not decoded, keys skipped) are the
+/// caller's to report.
+pub fn plan_from_etcd(
+    export: from_etcd::EtcdExport,
+    options: PlanOptions,
+) -> Result<ProjectPlan, ProjectRestoreError> {
+    if export.files.is_empty() && export.left_out.is_empty() {
+        return Err(ProjectRestoreError::NotInSnapshot(export.project));
+    }
+    let project = export.project.clone();
+    let has_namespace = export
+        .files
+        .contains_key(crate::projects::capture::NAMESPACE_FILE);
+    let left_out = export.left_out.clone();
+    let loaded = dedupe_files(export.into_files());
+    let mut plan = build_plan(&project, loaded.objects, options);
+    plan.listed = loaded.listed + left_out.len();
+    plan.duplicates = loaded.duplicates;
+    plan.skipped
+        .extend(left_out.into_iter().map(|l| SkippedObject {
+            kind: l.kind,
+            name: l.name,
+            reason: l.reason,
+        }));
+    if !has_namespace {
+        plan.warnings.push(format!(
+            "the snapshot holds no namespace object for project {project}; create the project first"
+        ));
+    }
     Ok(plan)
 }
 
@@ -167,10 +205,24 @@ pub fn build_plan(project: &str, objects: Vec<Value>, options: PlanOptions) -> P
 /// Writes one YAML file per planned object into `dir`, which must not exist or be
 /// empty. Returns the paths written, in order.
 pub fn write_plan(plan: &ProjectPlan, dir: &Path) -> Result<Vec<PathBuf>, ProjectRestoreError> {
-    let io_err = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| ProjectRestoreError::Io { path, source }
-    };
+    prepare_output_dir(dir)?;
+    let mut written = Vec::new();
+    for obj in &plan.objects {
+        let path = dir.join(&obj.file);
+        write_object(&path, &obj.value).map_err(io_err(&path))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ProjectRestoreError {
+    let path = path.display().to_string();
+    move |source| ProjectRestoreError::Io { path, source }
+}
+
+/// Makes sure `dir` is an empty directory: creates it 0700 (with its parents) when it
+/// does not exist, refuses one that has anything in it.
+pub fn prepare_output_dir(dir: &Path) -> Result<(), ProjectRestoreError> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -186,13 +238,7 @@ pub fn write_plan(plan: &ProjectPlan, dir: &Path) -> Result<Vec<PathBuf>, Projec
             .map_err(io_err(dir))?,
         Err(e) => return Err(io_err(dir)(e)),
     }
-    let mut written = Vec::new();
-    for obj in &plan.objects {
-        let path = dir.join(&obj.file);
-        write_object(&path, &obj.value).map_err(io_err(&path))?;
-        written.push(path);
-    }
-    Ok(written)
+    Ok(())
 }
 
 fn write_object(path: &Path, value: &Value) -> io::Result<()> {
