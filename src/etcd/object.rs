@@ -40,7 +40,6 @@ pub enum ObjectError {
 
 /// Decodes a plain value stored under `key` at `mod_revision`.
 pub fn to_api_object(key: &str, plain: &[u8], mod_revision: i64) -> Result<Decoded, ObjectError> {
-    let _ = key;
     let mut decoded = match sniff(plain) {
         ValueKind::Json => {
             let v: Value =
@@ -55,11 +54,15 @@ pub fn to_api_object(key: &str, plain: &[u8], mod_revision: i64) -> Result<Decod
         }
         ValueKind::Protobuf => {
             let env = decode_envelope(plain, false).map_err(ObjectError::Envelope)?;
-            return Err(ObjectError::Protobuf {
-                api_version: env.api_version,
-                kind: env.kind,
-                why: "decoding protobuf is not available yet".into(),
-            });
+            let r = super::proto::decode(key, &env).map_err(|why| ObjectError::Protobuf {
+                api_version: env.api_version.clone(),
+                kind: env.kind.clone(),
+                why,
+            })?;
+            Decoded {
+                object: r.object,
+                notes: r.notes,
+            }
         }
         ValueKind::Encrypted { .. } => return Err(ObjectError::Encrypted),
         ValueKind::Raw => return Err(ObjectError::Raw(plain.len())),
