@@ -128,7 +128,10 @@ impl<'r> Renderer<'r> {
             }
         }
         if msg.list {
-            // A Go slice type: the JSON is the array of its items.
+            // A Go slice or map type: the JSON is its items, an array or an object.
+            if matches!(msg.field(1).map(|f| &f.ty), Some(Ty::Map(..))) {
+                return Ok(Value::Object(maps.remove(&1).unwrap_or_default()));
+            }
             return Ok(Value::Array(lists.remove(&1).unwrap_or_default()));
         }
         for (number, list) in lists {

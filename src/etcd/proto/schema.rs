@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! package <proto package> <group/version, or "v1" for the core group>
-//! message <name> [list]          # list: a Go slice type whose JSON is its `items`
+//! message <name> [list]          # list: a Go slice or map type whose JSON is its `items`
 //! <number> <json name> <type> <flags>
 //! ```
 //!
@@ -105,7 +105,7 @@ pub struct FieldDef {
 pub struct Message {
     /// The full name, `package.Name`.
     pub name: String,
-    /// A Go slice type: its JSON is the array of its `items` (field 1).
+    /// A Go slice or map type: its JSON is its `items` (field 1), an array or an object.
     pub list: bool,
     pub fields: Vec<FieldDef>,
 }

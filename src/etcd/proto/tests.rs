@@ -972,7 +972,7 @@ fn openshift_build_config_inline_common_spec() {
                         5,
                         W::new().msg(1, W::new().str(1, "ImageStreamTag").str(3, "web:latest")),
                     )
-                    .msg(9, W::new()),
+                    .msg(9, W::new().entry(1, "region", "build")),
             ),
     );
     let r = decode_at(
@@ -998,6 +998,8 @@ fn openshift_build_config_inline_common_spec() {
                 json!("nodejs:10"),
             ),
             ("/spec/output/to/name", json!("web:latest")),
+            // OptionalNodeSelector: a Go map type stored as {1 items map}.
+            ("/spec/nodeSelector", json!({"region": "build"})),
         ],
         &["/spec/commonSpec"],
     );

@@ -7,8 +7,14 @@ each group's generated.proto), the JSON name and whether Go omits a zero value o
 stores a pointer (from the `json:` and `protobuf:` struct tags of the Go types), and
 each group's name. Comments, options and layout are not carried over.
 
-usage: extract.py OUT.tbl ROOT/GROUP/VERSION...   (ROOT: a checkout of kubernetes/api
-release-1.11, kubernetes/apimachinery release-1.11 or openshift/api release-3.11)
+usage: extract.py OUT.tbl DIR...   (each DIR holds one group version's generated.proto)
+
+types.tbl was written with, in that order: from kubernetes/apimachinery release-1.11
+pkg/apis/meta/v1 pkg/api/resource pkg/util/intstr pkg/runtime; from kubernetes/api
+release-1.11 every */* with a generated.proto except admission, imagepolicy,
+authentication and authorization (not stored), in sorted order; from openshift/api
+release-3.11 */v1 in sorted order (apps authorization build image network oauth
+project quota route security template user).
 """
 import os
 import re
@@ -50,18 +56,28 @@ def resolve(ty, package):
 
 def go_facts(directory):
     """struct name -> {field number: (json name, omitempty, pointer, inline, hidden)};
-    and the names declared as Go slices (`type X []T`)."""
+    and the names declared as Go slices or maps (`type X []T`, `type X map[K]V`)."""
     structs, slices = {}, set()
     for name in sorted(os.listdir(directory)):
         if not name.endswith(".go") or name.endswith("_test.go") or name.startswith("zz_") \
                 or name in ("generated.pb.go",) or "swagger" in name:
             continue
         text = open(os.path.join(directory, name)).read()
-        for s in re.finditer(r"^type\s+(\w+)\s+\[\]", text, re.M):
+        for s in re.finditer(r"^type\s+(\w+)\s+(\[\]|map\[)", text, re.M):
             slices.add(s.group(1))
-        for s in re.finditer(r"^type\s+(\w+)\s+struct\s*\{(.*?)^\}", text, re.S | re.M):
+        bodies, current = [], None
+        for line in text.split("\n"):
+            start = re.match(r"^type\s+(\w+)\s+struct\s*\{\s*$", line)
+            if start:
+                current = (start.group(1), [])
+                bodies.append(current)
+            elif current is not None and line.startswith("}"):
+                current = None
+            elif current is not None:
+                current[1].append(line)
+        for name, body in bodies:
             fields = {}
-            for line in s.group(2).split("\n"):
+            for line in body:
                 line = line.strip()
                 tag = re.search(r"`(.*)`", line)
                 if not tag or line.startswith("//"):
@@ -76,7 +92,7 @@ def go_facts(directory):
                 inline = "inline" in js[1:]
                 fields[int(pb.group(1))] = (js[0], "omitempty" in js[1:],
                                             gotype.startswith("*"), inline, js[0] == "-")
-            structs[s.group(1)] = fields
+            structs[name] = fields
     return structs, slices
 
 
@@ -101,6 +117,7 @@ def main():
         structs, slices = go_facts(directory)
         out.write("package %s %s\n" % (package, group_version(directory, package)))
         for name, fields in messages:
+            # A Go slice or map type stored as a message with one `items` field.
             is_list = name in slices and len(fields) == 1 and fields[0][2] == "items"
             out.write("message %s%s\n" % (name, " list" if is_list else ""))
             go = structs.get(name, {})
