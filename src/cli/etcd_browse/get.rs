@@ -117,8 +117,13 @@ fn print_value(key: &str, mod_revision: i64, plain: &[u8], format: GetFormat) ->
     let (value, notes) = match sniff(plain) {
         ValueKind::Json | ValueKind::Protobuf => {
             let d = to_api_object(key, plain, mod_revision).map_err(|e| {
-                CliError::new(format!("etcd get: {shown}: {e}"))
-                    .hint("`-o raw` writes the value's bytes")
+                // The error's path may hold map keys read from the archive.
+                let e = e.to_string();
+                CliError::new(format!(
+                    "etcd get: {shown}: {}",
+                    crate::cli::output::escape(&e)
+                ))
+                .hint("`-o raw` writes the value's bytes")
             })?;
             (d.object, d.notes)
         }
