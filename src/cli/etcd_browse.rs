@@ -70,8 +70,11 @@ pub struct LsArgs {
 /// How `etcd get` prints the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GetFormat {
-    /// JSON objects as JSON with metadata.resourceVersion set; the envelope of protobuf ones.
+    /// The API object as JSON (`oc get -o json`): JSON values as stored, protobuf ones
+    /// decoded (formats/etcd-types.md); metadata.resourceVersion from the key's revision.
     Json,
+    /// The same object as YAML (`oc get -o yaml`).
+    Yaml,
     /// The value's bytes, decrypted when encrypted at rest.
     Raw,
     /// The bytes exactly as etcd stores them (still encrypted).

@@ -13,6 +13,7 @@ pub mod conf;
 pub mod index;
 pub mod mvcc;
 pub mod object;
+pub mod proto;
 pub mod record;
 pub mod restore;
 pub mod trailer;

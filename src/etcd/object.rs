@@ -40,7 +40,6 @@ pub enum ObjectError {
 
 /// Decodes a plain value stored under `key` at `mod_revision`.
 pub fn to_api_object(key: &str, plain: &[u8], mod_revision: i64) -> Result<Decoded, ObjectError> {
-    let _ = key;
     let mut decoded = match sniff(plain) {
         ValueKind::Json => {
             let v: Value =
@@ -55,11 +54,15 @@ pub fn to_api_object(key: &str, plain: &[u8], mod_revision: i64) -> Result<Decod
         }
         ValueKind::Protobuf => {
             let env = decode_envelope(plain, false).map_err(ObjectError::Envelope)?;
-            return Err(ObjectError::Protobuf {
-                api_version: env.api_version,
-                kind: env.kind,
-                why: "decoding protobuf is not available yet".into(),
-            });
+            let r = super::proto::decode(key, &env).map_err(|why| ObjectError::Protobuf {
+                api_version: env.api_version.clone(),
+                kind: env.kind.clone(),
+                why,
+            })?;
+            Decoded {
+                object: r.object,
+                notes: r.notes,
+            }
         }
         ValueKind::Encrypted { .. } => return Err(ObjectError::Encrypted),
         ValueKind::Raw => return Err(ObjectError::Raw(plain.len())),
@@ -97,7 +100,33 @@ mod tests {
     }
 
     #[test]
+    fn protobuf_value_is_decoded_with_resource_version() {
+        // k8s\0 + Unknown {1 TypeMeta {1 "v1", 2 "ConfigMap"}, 2 raw ConfigMap {1 metadata
+        // {1 "c"}, 2 data {"k": "v"}}}.
+        let wrap = |raw: &[u8]| {
+            let mut v = b"k8s\0\x0a\x0f\x0a\x02v1\x12\x09ConfigMap\x12".to_vec();
+            v.push(raw.len() as u8);
+            v.extend_from_slice(raw);
+            v
+        };
+        let raw = b"\x0a\x03\x0a\x01c\x12\x06\x0a\x01k\x12\x01v";
+        let d = to_api_object("/kubernetes.io/configmaps/p/c", &wrap(raw), 7).unwrap();
+        assert_eq!(
+            d.object,
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "c", "resourceVersion": "7"}, "data": {"k": "v"}})
+        );
+        assert!(d.notes.is_empty());
+        // A payload cut short is an error naming the type.
+        let err = to_api_object("/k", &wrap(&raw[..raw.len() - 2]), 7)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("protobuf ConfigMap (v1): "), "{err}");
+    }
+
+    #[test]
     fn non_objects_are_errors() {
+        // Only `{` sniffs as JSON, so a JSON array is a raw value.
         assert!(matches!(
             to_api_object("/k", b"[1]", 1),
             Err(ObjectError::Raw(3))

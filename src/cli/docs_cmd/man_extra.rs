@@ -403,12 +403,16 @@ pub const EXTRAS: &[Extra] = &[
                 ],
             },
             Example {
+                what: "A deployment config (stored as protobuf) as oc get -o yaml prints it:",
+                commands: &["ocpvault etcd get ARCHIVE deploymentconfigs/web -n myproject -o yaml"],
+            },
+            Example {
                 what: "A secret encrypted at rest, decrypted with the archived encryption config:",
                 commands: &["ocpvault etcd get ARCHIVE secrets/db-password -n myproject -o raw"],
             },
         ],
         findings: Some(
-            "the value is protobuf, which is not decoded yet, or a damaged db was read with --salvage",
+            "part of a protobuf value is shown by field number (an unknown type or field; see the notes), or a damaged db was read with --salvage",
         ),
         config_keys: "none (only --config itself)",
         see_also: &["ocpvault-etcd-ls(1)", "ocpvault-etcd-audit(1)"],

@@ -2,7 +2,8 @@
 
 use super::encryption::{decrypt_error, encryption_keys};
 use super::*;
-use crate::etcd::values::{ValueKind, decode_envelope, decrypt, sniff};
+use crate::etcd::object::to_api_object;
+use crate::etcd::values::{ValueKind, decrypt, sniff};
 
 /// The keys `etcd get` looks for.
 fn candidates(target: &str, namespace: Option<&str>) -> Result<Vec<String>, CliError> {
@@ -76,7 +77,7 @@ pub fn get(args: GetArgs) -> CmdResult {
         crate::cli::output::with_stdout(|o| o.write_all(&plain));
         return Ok(outcome);
     }
-    print_value(&key, obj.mod_revision, &plain).map(|o| match (o, outcome) {
+    print_value(&key, obj.mod_revision, &plain, args.output).map(|o| match (o, outcome) {
         (Outcome::Ok, Outcome::Ok) => Outcome::Ok,
         _ => Outcome::Findings,
     })
@@ -102,42 +103,22 @@ fn not_found(args: &GetArgs, wanted: &[String], state: &State) -> CliError {
     }
 }
 
-/// Prints a plain value for `-o json`.
-fn print_value(key: &str, mod_revision: i64, plain: &[u8]) -> CmdResult {
-    match sniff(plain) {
-        ValueKind::Json => {
-            let mut v: serde_json::Value = serde_json::from_slice(plain).map_err(|e| {
+/// Prints a plain value for `-o json` or `-o yaml`: JSON and protobuf values as the
+/// API object (etcd::object), anything else as its text or base64.
+fn print_value(key: &str, mod_revision: i64, plain: &[u8], format: GetFormat) -> CmdResult {
+    let shown = crate::cli::output::escape(key);
+    let (value, notes) = match sniff(plain) {
+        ValueKind::Json | ValueKind::Protobuf => {
+            let d = to_api_object(key, plain, mod_revision).map_err(|e| {
+                // The error's path may hold map keys read from the archive.
+                let e = e.to_string();
                 CliError::new(format!(
-                    "etcd get: {key}: the JSON value does not parse: {e}"
+                    "etcd get: {shown}: {}",
+                    crate::cli::output::escape(&e)
                 ))
+                .hint("`-o raw` writes the value's bytes")
             })?;
-            if let Some(obj) = v.as_object_mut() {
-                let meta = obj
-                    .entry("metadata")
-                    .or_insert_with(|| serde_json::json!({}));
-                if let Some(m) = meta.as_object_mut() {
-                    m.insert("resourceVersion".into(), mod_revision.to_string().into());
-                }
-            }
-            print_json(&v)?;
-            Ok(Outcome::Ok)
-        }
-        ValueKind::Protobuf => {
-            let env = decode_envelope(plain, false)
-                .map_err(|e| CliError::new(format!("etcd get: {key}: protobuf envelope: {e}")))?;
-            print_json(&serde_json::json!({
-                "key": key,
-                "apiVersion": env.api_version,
-                "kind": env.kind,
-                "contentType": env.content_type,
-                "contentEncoding": env.content_encoding,
-                "rawSize": env.raw.len(),
-                "resourceVersion": mod_revision.to_string(),
-            }))?;
-            crate::cli::output::note(format_args!(
-                "{key} is stored as protobuf; decoding protobuf to YAML is not available yet (`-o raw` writes the bytes)"
-            ));
-            Ok(Outcome::Findings)
+            (d.object, d.notes)
         }
         _ => {
             let value = match std::str::from_utf8(plain) {
@@ -148,10 +129,24 @@ fn print_value(key: &str, mod_revision: i64, plain: &[u8]) -> CmdResult {
                     serde_json::json!({ "key": key, "encoding": "raw", "value_base64": b64 })
                 }
             };
-            print_json(&value)?;
-            Ok(Outcome::Ok)
+            (value, Vec::new())
         }
+    };
+    if format == GetFormat::Yaml {
+        let text = serde_norway::to_string(&value)
+            .map_err(|e| CliError::new(format!("etcd get: {shown}: cannot write YAML: {e}")))?;
+        crate::cli::output::with_stdout(|o| o.write_all(text.as_bytes()));
+    } else {
+        print_json(&value)?;
     }
+    for n in &notes {
+        crate::cli::output::note(format_args!("{shown}: {}", crate::cli::output::escape(n)));
+    }
+    Ok(if notes.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Findings
+    })
 }
 
 #[cfg(test)]
