@@ -24,6 +24,7 @@ mod progress;
 mod projects;
 mod restore_plan;
 mod rpmvercmp;
+mod runs;
 mod secrets;
 mod static_build;
 mod writer_direct;
