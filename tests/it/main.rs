@@ -14,6 +14,7 @@ mod diff;
 mod etcd;
 mod etcd_browse;
 mod fuzz_regressions;
+mod host_trees;
 mod hostile;
 mod hostile_inplace;
 mod json_schemas;
