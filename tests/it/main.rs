@@ -24,6 +24,7 @@ mod packages;
 mod progress;
 mod projects;
 mod restore_plan;
+mod rpm_package;
 mod rpmvercmp;
 mod runs;
 mod secrets;
