@@ -97,12 +97,12 @@ pub fn read_run_records(
             continue;
         }
         let key = run_record_key(id);
-        match dest.get_small(&key, MAX_RECORD_BYTES)? {
-            Some(bytes) => match RunRecord::parse(&bytes, &key) {
+        // A record deleted between the listing and the read is simply gone.
+        if let Some(bytes) = dest.get_small(&key, MAX_RECORD_BYTES)? {
+            match RunRecord::parse(&bytes, &key) {
                 Ok(r) => records.push(r),
                 Err(why) => problems.push(why),
-            },
-            None => {}
+            }
         }
     }
     Ok((records, problems))
@@ -142,12 +142,11 @@ pub fn group_runs(
     let mut by_run: BTreeMap<String, Vec<(ArchiveName, RemoteArchive)>> = BTreeMap::new();
     let mut loose = Vec::new();
     for a in archives {
-        match parse_archive_name(&a.name) {
-            Some(n) => match n.run_id.clone() {
+        if let Some(n) = parse_archive_name(&a.name) {
+            match n.run_id.clone() {
                 Some(id) => by_run.entry(id).or_default().push((n, a.clone())),
                 None => loose.push(a.clone()),
-            },
-            None => {}
+            }
         }
     }
     for r in records {
