@@ -36,6 +36,10 @@ pub struct SnapshotOptions {
     pub threads: u32,
     /// Encrypt the archive (age) to these recipients or with a passphrase.
     pub encrypt: Option<EncryptKey>,
+    /// The cluster run this archive belongs to (recorded in the manifest).
+    pub run_id: Option<String>,
+    /// Paths the archive must hold (`--require`); a missing one is a finding.
+    pub require: Vec<String>,
     pub files: FilesOptions,
     pub packages: PackagesOptions,
     pub etcd: EtcdOptions,
@@ -48,6 +52,8 @@ pub struct SnapshotReport {
     pub archive: PathBuf,
     pub encrypted: bool,
     pub hostname: String,
+    pub run_id: Option<String>,
+    pub required: Vec<Required>,
     pub stats: WriteStats,
     /// In capture order, the archive's order.
     pub sources: Vec<SourceReport>,
@@ -60,10 +66,19 @@ impl SnapshotReport {
     /// True when a source has findings or no host file was found (exit 1). An
     /// unencrypted archive holding secrets is a warning, not a finding.
     pub fn has_findings(&self) -> bool {
-        self.sources
-            .iter()
-            .any(|s| s.has_warnings() || (s.name == "files" && s.captured == 0))
+        self.required.iter().any(|r| !r.present)
+            || self
+                .sources
+                .iter()
+                .any(|s| s.has_warnings() || (s.name == "files" && s.captured == 0))
     }
+}
+
+/// Whether a `--require` path is in the archive.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Required {
+    pub path: String,
+    pub present: bool,
 }
 
 /// Why a snapshot stopped.
@@ -123,6 +138,17 @@ pub fn run(
     for s in &sources {
         writer.add_source(s.clone());
     }
+    if let Some(id) = &opts.run_id {
+        writer.set_run_id(id);
+    }
+    let required: Vec<Required> = opts
+        .require
+        .iter()
+        .map(|p| Required {
+            path: p.clone(),
+            present: writer.has_entry(p.as_bytes()),
+        })
+        .collect();
     let facts = HostFacts {
         hostname: opts.hostname.clone(),
         os_release: host::os_release(&opts.root),
@@ -144,10 +170,18 @@ pub fn run(
             opts.root.display()
         ));
     }
+    warnings.extend(required.iter().filter(|r| !r.present).map(|r| {
+        format!(
+            "required path {} is not in the archive (--require); is this the host that holds it?",
+            r.path
+        )
+    }));
     Ok(SnapshotReport {
         archive: path,
         encrypted: key.is_some(),
         hostname: opts.hostname,
+        run_id: opts.run_id,
+        required,
         stats,
         sources,
         warnings,
@@ -236,6 +270,8 @@ mod tests {
             level: 3,
             threads: 1,
             encrypt: None,
+            run_id: None,
+            require: Vec::new(),
             files: FilesOptions {
                 root: root.to_path_buf(),
                 include: vec!["/etc/origin".into()],

@@ -9,7 +9,7 @@ use crate::crypto::{self, EncryptKey};
 use crate::files::capture::FilesOptions;
 use crate::outln;
 use crate::snapshot::{self, SnapshotOptions, SnapshotReport};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct SnapshotArgs {
@@ -49,6 +49,14 @@ pub struct SnapshotArgs {
     pub ship: Option<String>,
     #[command(flatten)]
     pub s3: super::ship_cmd::S3Args,
+    /// Mark the archive as part of cluster run ID (in its manifest and its name,
+    /// <hostname>@ID-<UTC time>.ocpvault[.age]); ID is 1-64 characters of [A-Za-z0-9._-].
+    #[arg(long, value_name = "ID", value_parser = super::run_cmd::parse_run_id)]
+    pub run_id: Option<String>,
+    /// Warn and exit 1 (the archive is still written and shipped) unless the archive
+    /// holds PATH (absolute, as on the host; for a directory, its entry); repeatable.
+    #[arg(long, value_name = "PATH", value_parser = super::run_cmd::parse_required_path)]
+    pub require: Vec<String>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -93,7 +101,7 @@ fn options(args: &SnapshotArgs) -> Result<SnapshotOptions, CliError> {
         .map_err(|e| CliError::new(format!("--root {}: {e}", args.root.display())))?;
     let hostname = host::hostname(&root);
     let encrypt = encrypt_key(args)?;
-    let archive = archive_path(&args.output, &hostname, &now, encrypt.is_some())?;
+    let archive = archive_path(args, &hostname, &now, encrypt.is_some())?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
@@ -115,6 +123,8 @@ fn options(args: &SnapshotArgs) -> Result<SnapshotOptions, CliError> {
         level: args.level,
         threads,
         encrypt,
+        run_id: args.run_id.clone(),
+        require: args.require.clone(),
     })
 }
 
@@ -155,17 +165,15 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
 }
 
 fn archive_path(
-    output: &Path,
+    args: &SnapshotArgs,
     hostname: &str,
     now: &chrono::DateTime<chrono::Utc>,
     encrypted: bool,
 ) -> Result<PathBuf, CliError> {
-    let ext = if encrypted {
-        "ocpvault.age"
-    } else {
-        "ocpvault"
-    };
-    let name = format!("{hostname}-{}.{ext}", now.format("%Y%m%dT%H%M%SZ"));
+    let output = args.output.as_path();
+    let time = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let name = crate::ship::archive_file_name(hostname, args.run_id.as_deref(), &time, encrypted);
+    super::run_cmd::check_output_name(output, args.run_id.as_deref())?;
     let text = output.to_string_lossy();
     let names_file =
         !text.ends_with('/') && (text.ends_with(".ocpvault") || text.ends_with(".ocpvault.age"));
@@ -218,6 +226,9 @@ fn archive_path(
 fn print_summary(s: &SnapshotReport) {
     let st = &s.stats;
     outln!("archive: {}", s.archive.display());
+    if let Some(id) = &s.run_id {
+        outln!("run id: {id}");
+    }
     outln!(
         "entries: {}  objects: {}  read: {}  stored: {}  saved by dedup: {}  archive size: {}",
         st.entries,

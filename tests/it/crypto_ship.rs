@@ -474,9 +474,9 @@ fn ship_to_a_directory_list_fetch_prune() {
         "--json",
     ])))
     .unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 2);
-    assert!(list[0]["sha256"].as_str().unwrap().len() == 64);
-    assert_eq!(list[0]["host"], "master-0.example.com");
+    assert_eq!(list["archives"].as_array().unwrap().len(), 2);
+    assert!(list["archives"][0]["sha256"].as_str().unwrap().len() == 64);
+    assert_eq!(list["archives"][0]["host"], "master-0.example.com");
     // A sidecar in sha256sum format.
     let name2 = a2.file_name().unwrap().to_str().unwrap();
     let out = Command::new("sha256sum")
@@ -527,7 +527,7 @@ fn ship_to_a_directory_list_fetch_prune() {
 
 /// A local S3-compatible server: moto's server mode, from PyPI, installed by
 /// .ci/install-deps into /opt/ocpvault-test-venv.
-struct Moto {
+pub(crate) struct Moto {
     child: std::process::Child,
     endpoint: String,
 }
@@ -539,7 +539,7 @@ impl Drop for Moto {
     }
 }
 
-fn moto_server() -> Option<Moto> {
+pub(crate) fn moto_server() -> Option<Moto> {
     let bin = Path::new("/opt/ocpvault-test-venv/bin/moto_server");
     if !bin.exists() {
         assert!(
@@ -581,7 +581,7 @@ fn moto_server() -> Option<Moto> {
     panic!("moto server did not start");
 }
 
-fn s3_cmd(moto: &Moto, args: &[&str]) -> std::process::Output {
+pub(crate) fn s3_cmd(moto: &Moto, args: &[&str]) -> std::process::Output {
     bin()
         .args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -627,7 +627,7 @@ fn ship_to_s3_list_fetch_prune_and_survive_an_interrupted_upload() {
     let list: serde_json::Value =
         serde_json::from_str(&stdout_ok(&s3_cmd(&moto, &["list", dest, "--json"]))).unwrap();
     if !status.success() {
-        for e in list.as_array().unwrap() {
+        for e in list["archives"].as_array().unwrap() {
             // Anything visible must be complete: the right size.
             assert_eq!(
                 e["size"].as_u64().unwrap(),
@@ -647,9 +647,10 @@ fn ship_to_s3_list_fetch_prune_and_survive_an_interrupted_upload() {
     stdout_ok(&s3_cmd(&moto, &["ship", small.to_str().unwrap(), dest]));
     let list: serde_json::Value =
         serde_json::from_str(&stdout_ok(&s3_cmd(&moto, &["list", dest, "--json"]))).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list["archives"].as_array().unwrap().len(), 2, "{list}");
     assert!(
-        list.as_array()
+        list["archives"]
+            .as_array()
             .unwrap()
             .iter()
             .all(|e| e["sha256"].as_str().is_some_and(|s| s.len() == 64))
@@ -681,7 +682,7 @@ fn ship_to_s3_list_fetch_prune_and_survive_an_interrupted_upload() {
     assert_eq!(plan["delete"][0], big_name);
     let list: serde_json::Value =
         serde_json::from_str(&stdout_ok(&s3_cmd(&moto, &["list", dest, "--json"]))).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list["archives"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -793,7 +794,7 @@ fn name_and_encryption_agree_and_list_reads_the_header() {
         "--json",
     ])))
     .unwrap();
-    for row in list.as_array().unwrap() {
+    for row in list["archives"].as_array().unwrap() {
         let is_enc = row["name"].as_str() == enc.file_name().unwrap().to_str();
         assert_eq!(row["encrypted"], is_enc, "{row}");
     }

@@ -271,6 +271,51 @@ fn archive_outputs(dir: &Path) -> Outputs {
         json(&["diff", &a, "--root", s(&root), "--json"], &[1]),
     ));
     o.push(("ship", json(&["ship", &a, s(&dest), "--json"], &[0])));
+    // A run: one archive with a run id and a required path it lacks, then the
+    // record, naming a second host that has no archive (exit 1 for both).
+    let run_snap = json(
+        &[
+            "snapshot",
+            "--root",
+            s(&root),
+            "--output",
+            s(&dir.join("run")),
+            "--etcd",
+            "skip",
+            "--projects",
+            "skip",
+            "--packages",
+            "skip",
+            "--run-id",
+            "r1",
+            "--require",
+            "/etc/origin/master/",
+            "--require",
+            "/etc/not-here",
+            "--ship",
+            s(&dest),
+            "--json",
+        ],
+        &[1],
+    );
+    o.push(("snapshot", run_snap));
+    o.push((
+        "run-seal",
+        json(
+            &[
+                "run",
+                "seal",
+                s(&dest),
+                "--run-id",
+                "r1",
+                "--host",
+                "master-0.example.com",
+                "node-9",
+                "--json",
+            ],
+            &[1],
+        ),
+    ));
     o.push(("list", json(&["list", s(&dest), "--json"], &[0])));
     o.push((
         "prune",

@@ -68,6 +68,7 @@ pub const EXTRAS: &[Extra] = &[
             "ocpvault-list(1)",
             "ocpvault-fetch(1)",
             "ocpvault-prune(1)",
+            "ocpvault-run(1)",
             "ocpvault-packages(1)",
             "ocpvault-etcd(1)",
             "ocpvault-project(1)",
@@ -228,6 +229,44 @@ pub const EXTRAS: &[Extra] = &[
         findings: None,
         config_keys: "[retention], [s3]",
         see_also: &["ocpvault-list(1)", "ocpvault-ship(1)", "ocpvault-config(5)"],
+    },
+    Extra {
+        page: "ocpvault-run",
+        examples: &[Example {
+            what: "After every host of a cluster backup shipped its snapshot taken with --run-id nightly-20261122, record the run's hosts, then see it listed as complete:",
+            commands: &[
+                "ocpvault run seal s3://ocp-backups/prod --run-id nightly-20261122 --host master-0.example.com master-1.example.com node-0.example.com",
+                "ocpvault list s3://ocp-backups/prod",
+            ],
+        }],
+        findings: Some(
+            "run seal: a recorded host has no archive of the run at the destination (a warning names it)",
+        ),
+        config_keys: "[s3]",
+        see_also: &[
+            "ocpvault-run-seal(1)",
+            "ocpvault-list(1)",
+            "ocpvault-prune(1)",
+            "ocpvault-snapshot(1)",
+        ],
+    },
+    Extra {
+        page: "ocpvault-run-seal",
+        examples: &[Example {
+            what: "Seal a run of three hosts in a directory store (writes /mnt/nfs/ocp/runs/nightly-20261122.json):",
+            commands: &[
+                "ocpvault run seal /mnt/nfs/ocp --run-id nightly-20261122 --host master-0.example.com --host master-1.example.com --host node-0.example.com",
+            ],
+        }],
+        findings: Some(
+            "a recorded host has no archive of the run at the destination yet; the record is written all the same and `list` calls the run incomplete",
+        ),
+        config_keys: "[s3]",
+        see_also: &[
+            "ocpvault-list(1)",
+            "ocpvault-prune(1)",
+            "ocpvault-snapshot(1)",
+        ],
     },
     Extra {
         page: "ocpvault-diff",
