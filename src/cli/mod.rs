@@ -13,6 +13,7 @@ mod passphrase;
 mod progress;
 mod project_cmd;
 mod restore_cmd;
+mod run_report;
 mod ship_cmd;
 mod snapshot;
 
