@@ -62,9 +62,9 @@ pub use error::ArchiveError;
 pub use id::ObjectId;
 pub use index::{Index, IndexObject, ManifestLocation};
 pub use manifest::{
-    Entry, EntryType, FailedItem, HostFacts, Manifest, RESERVED_PREFIX, Rdev, SkippedItem,
-    SourceReport, SourceStatus, Xattr, format_mode, format_time, is_normalized_path, parse_mode,
-    parse_time,
+    Entry, EntryType, FailedItem, HostFacts, MAX_RUN_ID_LEN, Manifest, RESERVED_PREFIX, Rdev,
+    SkippedItem, SourceReport, SourceStatus, Xattr, format_mode, format_time, is_normalized_path,
+    is_valid_run_id, parse_mode, parse_time,
 };
 pub use reader::{
     ArchiveReader, FIXED_MEMBERS, ObjectReader, PLAIN_INDEX_MEMBER, ReadSeek, Scan, ScannedMember,

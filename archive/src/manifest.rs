@@ -15,6 +15,10 @@ pub struct Manifest {
     pub ocpvault_version: String,
     pub created: String,
     pub host: HostFacts,
+    /// The cluster run this snapshot belongs to (spec §5), absent in archives written
+    /// without `--run-id` and by versions before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     #[serde(default)]
     pub options: serde_json::Map<String, serde_json::Value>,
     pub sources: Vec<SourceReport>,
@@ -35,6 +39,22 @@ impl Manifest {
     pub fn source(&self, name: &str) -> Option<&SourceReport> {
         self.sources.iter().find(|s| s.name == name)
     }
+}
+
+/// Longest run id (spec §5).
+pub const MAX_RUN_ID_LEN: usize = 64;
+
+/// True for a valid run id (spec §5): 1 to 64 characters of `[A-Za-z0-9._-]`,
+/// starting with a letter or digit, and no `..`. Run ids become parts of file names
+/// and object keys, so nothing that could name another directory passes.
+pub fn is_valid_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_RUN_ID_LEN
+        && id.as_bytes()[0].is_ascii_alphanumeric()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && !id.contains("..")
 }
 
 /// Facts about the captured host.

@@ -34,6 +34,14 @@ pub fn manifest_problems(manifest: &Manifest, index: &Index) -> Vec<ManifestProb
     let objects: HashMap<ObjectId, &IndexObject> =
         index.objects.iter().map(|o| (o.id, o)).collect();
     let mut problems = Vec::new();
+    if let Some(id) = &manifest.run_id {
+        if !super::is_valid_run_id(id) {
+            problems.push(ManifestProblem {
+                subject: "manifest".into(),
+                why: "run_id is not 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit (spec §5)".into(),
+            });
+        }
+    }
     let mut prev: Option<&[u8]> = None;
     for e in &manifest.entries {
         let p = e.path.as_bytes();

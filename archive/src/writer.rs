@@ -159,6 +159,8 @@ pub struct ArchiveWriter {
     broken: Option<String>,
     /// (dev, ino) of the file being written, which a collector must not read back.
     own_file: Option<(u64, u64)>,
+    /// The cluster run id the manifest records (spec §5), if any.
+    run_id: Option<String>,
 }
 
 impl ArchiveWriter {
@@ -208,6 +210,7 @@ impl ArchiveWriter {
             generation: 0,
             broken: None,
             own_file,
+            run_id: None,
         };
         let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
         w.write_member(MAGIC_MEMBER, magic.as_bytes())
@@ -470,6 +473,17 @@ impl ArchiveWriter {
         self.entries.push(entry);
     }
 
+    /// Records the cluster run this archive belongs to (spec §5). The caller checks
+    /// the id with [`crate::is_valid_run_id`]; readers refuse an invalid one.
+    pub fn set_run_id(&mut self, run_id: &str) {
+        self.run_id = Some(run_id.to_string());
+    }
+
+    /// True when an entry with exactly this path was added.
+    pub fn has_entry(&self, path: &[u8]) -> bool {
+        self.entries.iter().any(|e| e.path.as_bytes() == path)
+    }
+
     /// Records what a source did.
     pub fn add_source(&mut self, report: SourceReport) {
         self.sources.push(report);
@@ -492,6 +506,7 @@ impl ArchiveWriter {
             ocpvault_version: env!("CARGO_PKG_VERSION").into(),
             created: super::format_time(self.opts.created.0, self.opts.created.1),
             host,
+            run_id: self.run_id.take(),
             options,
             sources: std::mem::take(&mut self.sources),
             entries: std::mem::take(&mut self.entries),

@@ -324,6 +324,7 @@ pub fn info(args: InfoArgs) -> CmdResult {
             "ocpvault_version": m.ocpvault_version,
             "created": m.created,
             "host": m.host,
+            "run_id": m.run_id,
             "entries": m.entries.len(),
             "objects": reader.index().objects.len(),
             "content_bytes": content,
@@ -346,6 +347,9 @@ pub fn info(args: InfoArgs) -> CmdResult {
     );
     outln!("created:   {}", m.created);
     outln!("hostname:  {}", m.host.hostname);
+    if let Some(id) = &m.run_id {
+        outln!("run id:    {id}");
+    }
     outln!(
         "os:        {}",
         m.host.os_release.as_deref().unwrap_or("unknown")

@@ -13,6 +13,7 @@ mod passphrase;
 mod progress;
 mod project_cmd;
 mod restore_cmd;
+mod run_cmd;
 mod run_report;
 mod ship_cmd;
 mod snapshot;
@@ -121,12 +122,14 @@ pub enum Command {
     Restore(restore_cmd::RestoreArgs),
     /// Copy archives to a directory or s3://bucket/prefix, verified and atomic.
     Ship(ship_cmd::ShipArgs),
-    /// List the archives at a destination, per host.
+    /// List the archives at a destination, by run, and per host for the others.
     List(ship_cmd::ListArgs),
     /// Download an archive from a destination and verify it.
     Fetch(ship_cmd::FetchArgs),
-    /// Delete old archives at a destination by retention, per host.
+    /// Delete old archives at a destination by retention: whole runs, else per host.
     Prune(ship_cmd::PruneArgs),
+    /// Cluster runs at a destination: seal a run with the hosts it holds.
+    Run(run_cmd::RunArgs),
     /// List archived rpm packages, or show how this host's packages drifted from them.
     Packages(packages_cmd::PackagesArgs),
     /// Inspect the archived etcd snapshot, or restore it into a new data directory.
@@ -185,6 +188,7 @@ pub fn main() -> u8 {
         Command::List(a) => ship_cmd::list(a),
         Command::Fetch(a) => ship_cmd::fetch(a, &progress),
         Command::Prune(a) => ship_cmd::prune(a),
+        Command::Run(a) => run_cmd::run(a),
         Command::Packages(a) => packages_cmd::run(a),
         Command::Etcd(a) => etcd_cmd::run(a),
         Command::Project(a) => project_cmd::run(a),

@@ -5,7 +5,8 @@ use super::progress::{ProgressMode, TransferBar};
 use super::{CliError, CmdResult, Outcome};
 use crate::outln;
 use crate::ship::{
-    self, Destination, Missing, PutOutcome, Retention, S3Options, parse_archive_name,
+    self, Destination, Missing, PutOutcome, RemoteArchive, Retention, RunGroup, S3Options,
+    parse_archive_name,
 };
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,8 @@ struct Shipped {
     size: u64,
     sha256: String,
     result: PutOutcome,
+    /// True only when the SHA-256 of the stored copy was checked after the upload.
+    verified: bool,
 }
 
 /// Ships one archive; used by `ship` and `snapshot --ship`.
@@ -74,7 +77,7 @@ pub fn ship_one(
         let mut bar = TransferBar::new(progress, format!("hashing {name}"));
         ship::hash_local_with(archive, &mut |done, total| bar.update(done, total))?
     };
-    let result = {
+    let stored = {
         let mut bar = TransferBar::new(progress, format!("uploading {name}"));
         dest.put(archive, &name, &sha, size, &mut |done| {
             bar.update(done, size)
@@ -86,7 +89,8 @@ pub fn ship_one(
         name,
         size,
         sha256: sha.to_hex(),
-        result,
+        result: stored.outcome,
+        verified: stored.verified,
     }))
 }
 
@@ -101,12 +105,17 @@ impl ShippedInfo {
             PutOutcome::AlreadyPresent => "already present",
         };
         format!(
-            "{what}: {} -> {}/{} ({}, sha256 {})",
+            "{what}: {} -> {}/{} ({}, sha256 {}{})",
             s.archive,
             s.destination,
             s.name,
             human_bytes(s.size),
-            &s.sha256[..16]
+            &s.sha256[..16],
+            if s.verified {
+                ", stored copy verified"
+            } else {
+                ""
+            }
         )
     }
 
@@ -153,29 +162,110 @@ struct Listed {
     sha256: Option<String>,
 }
 
+impl Listed {
+    fn of(r: &RemoteArchive) -> Option<Self> {
+        let n = parse_archive_name(&r.name)?;
+        Some(Listed {
+            host: n.host,
+            time: n.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            encrypted: r.encrypted,
+            name: r.name.clone(),
+            size: r.size,
+            sha256: r.sha256.clone(),
+        })
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{}  {:>10}  {}  {}{}",
+            self.time,
+            human_bytes(self.size),
+            if self.encrypted {
+                "encrypted"
+            } else {
+                "plain    "
+            },
+            self.name,
+            if self.sha256.is_none() {
+                "  (no .sha256 sidecar)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// One run as `list --json` gives it (formats/json-output.md).
+#[derive(serde::Serialize)]
+struct ListedRun {
+    run_id: String,
+    complete: bool,
+    sealed: Option<String>,
+    hosts: Vec<String>,
+    recorded_hosts: Option<Vec<String>>,
+    missing: Vec<String>,
+    archives: Vec<Listed>,
+}
+
+impl ListedRun {
+    fn of(g: &RunGroup) -> Self {
+        Self {
+            run_id: g.run_id.clone(),
+            complete: g.is_complete(),
+            sealed: g.record.as_ref().map(|r| r.sealed.clone()),
+            hosts: g.hosts.clone(),
+            recorded_hosts: g.record.as_ref().map(|r| r.hosts.clone()),
+            missing: g.missing.clone(),
+            archives: g
+                .archives
+                .iter()
+                .filter_map(|(_, a)| Listed::of(a))
+                .collect(),
+        }
+    }
+
+    fn status(&self) -> String {
+        match (&self.sealed, self.complete) {
+            (Some(t), true) => format!("complete, {} host(s), sealed {t}", self.hosts.len()),
+            (Some(_), false) if self.archives.is_empty() => {
+                "incomplete: sealed, but no archive of it is left".into()
+            }
+            (Some(_), false) => format!("incomplete: missing {}", self.missing.join(", ")),
+            (None, _) => format!(
+                "incomplete: not sealed (no {})",
+                ship::run_record_key(&self.run_id)
+            ),
+        }
+    }
+}
+
+/// Reads the archives and run records at `dest`, warning about unusable records.
+fn runs_at(dest: &dyn Destination) -> Result<(Vec<RunGroup>, Vec<RemoteArchive>), CliError> {
+    let archives = dest.list()?;
+    let (records, problems) = ship::read_run_records(dest)?;
+    for p in &problems {
+        super::output::warn(format_args!("{}: {p}", dest.describe()));
+    }
+    Ok(ship::group_runs(&archives, &records))
+}
+
 pub fn list(args: ListArgs) -> CmdResult {
     let dest = args
         .s3
         .open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
-    let mut rows: Vec<Listed> = dest
-        .list()?
-        .into_iter()
-        .filter_map(|r| {
-            let n = parse_archive_name(&r.name)?;
-            Some(Listed {
-                host: n.host,
-                time: n.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                encrypted: r.encrypted,
-                name: r.name,
-                size: r.size,
-                sha256: r.sha256,
-            })
-        })
-        .collect();
+    let (runs, loose) = runs_at(dest.as_ref())?;
+    let runs: Vec<ListedRun> = runs.iter().map(ListedRun::of).collect();
+    let mut rows: Vec<Listed> = loose.iter().filter_map(Listed::of).collect();
     rows.sort_by(|a, b| a.host.cmp(&b.host).then(b.time.cmp(&a.time)));
     if args.json {
-        print_json(&rows)?;
+        print_json(&serde_json::json!({"runs": runs, "archives": rows}))?;
         return Ok(Outcome::Ok);
+    }
+    for r in &runs {
+        outln!("run {}: {}", r.run_id, r.status());
+        for a in &r.archives {
+            outln!("  {}  {}", a.host, a.line());
+        }
     }
     let mut host = "";
     for r in &rows {
@@ -183,24 +273,9 @@ pub fn list(args: ListArgs) -> CmdResult {
             outln!("{}:", r.host);
             host = &r.host;
         }
-        outln!(
-            "  {}  {:>10}  {}  {}{}",
-            r.time,
-            human_bytes(r.size),
-            if r.encrypted {
-                "encrypted"
-            } else {
-                "plain    "
-            },
-            r.name,
-            if r.sha256.is_none() {
-                "  (no .sha256 sidecar)"
-            } else {
-                ""
-            }
-        );
+        outln!("  {}", r.line());
     }
-    if rows.is_empty() {
+    if rows.is_empty() && runs.is_empty() {
         outln!("no archives at {}", dest.describe());
     }
     Ok(Outcome::Ok)
@@ -245,7 +320,7 @@ pub fn fetch(args: FetchArgs, progress: &ProgressMode) -> CmdResult {
 pub struct PruneArgs {
     /// A directory or s3://bucket/prefix.
     pub dest: String,
-    /// Keep the N newest archives of each host.
+    /// Keep the N newest archives of each host (of runs: the N newest runs).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub keep_last: usize,
     /// Keep the newest archive of each of the last D days that have one.
@@ -278,24 +353,51 @@ pub fn prune(args: PruneArgs) -> CmdResult {
         keep_daily: args.keep_daily,
         keep_weekly: args.keep_weekly,
     };
-    let (keep, delete) = ship::plan_prune(&dest.list()?, policy);
+    let (runs, loose) = runs_at(dest.as_ref())?;
+    let plan = ship::plan_prune_runs(&runs, &loose, policy);
     if !args.dry_run {
-        for name in &delete {
-            dest.delete(name)?;
-        }
+        delete_planned(dest.as_ref(), &plan)?;
     }
     if args.json {
-        print_json(&serde_json::json!({"dry_run": args.dry_run, "keep": keep, "delete": delete}))?;
+        print_json(&serde_json::json!({
+            "dry_run": args.dry_run,
+            "keep": plan.keep,
+            "delete": plan.delete,
+            "runs_kept": plan.runs_kept,
+            "runs_deleted": plan.runs_deleted,
+        }))?;
     } else {
         let verb = if args.dry_run {
             "would delete"
         } else {
             "deleted"
         };
-        for name in &delete {
+        for name in &plan.delete {
             outln!("{verb} {name}");
         }
-        outln!("prune: kept {}, {verb} {}", keep.len(), delete.len());
+        for id in &plan.runs_deleted {
+            outln!("{verb} run {id} (its record {})", ship::run_record_key(id));
+        }
+        outln!(
+            "prune: kept {} ({} run(s)), {verb} {} ({} run(s))",
+            plan.keep.len(),
+            plan.runs_kept.len(),
+            plan.delete.len(),
+            plan.runs_deleted.len()
+        );
     }
     Ok(Outcome::Ok)
+}
+
+/// Deletes the planned archives, then each deleted run's record, last: a prune that
+/// stops half way leaves the record, so `list` shows the run as incomplete (and the
+/// next prune finishes it) instead of a run that looks whole.
+fn delete_planned(dest: &dyn Destination, plan: &ship::PrunePlan) -> Result<(), CliError> {
+    for name in &plan.delete {
+        dest.delete(name)?;
+    }
+    for id in &plan.runs_deleted {
+        dest.delete_small(&ship::run_record_key(id))?;
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use crate::crypto::{self, EncryptKey};
 use crate::files::capture as files;
 use crate::outln;
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct SnapshotArgs {
@@ -49,6 +49,14 @@ pub struct SnapshotArgs {
     pub ship: Option<String>,
     #[command(flatten)]
     pub s3: super::ship_cmd::S3Args,
+    /// Mark the archive as part of cluster run ID (in its manifest and its name,
+    /// <hostname>@ID-<UTC time>.ocpvault[.age]); ID is 1-64 characters of [A-Za-z0-9._-].
+    #[arg(long, value_name = "ID", value_parser = super::run_cmd::parse_run_id)]
+    pub run_id: Option<String>,
+    /// Warn and exit 1 (the archive is still written and shipped) unless the archive
+    /// holds PATH (absolute, as on the host; for a directory, its entry); repeatable.
+    #[arg(long, value_name = "PATH", value_parser = super::run_cmd::parse_required_path)]
+    pub require: Vec<String>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -82,6 +90,8 @@ struct Summary<'a> {
     archive: String,
     encrypted: bool,
     hostname: &'a str,
+    run_id: Option<&'a str>,
+    required: &'a [super::run_cmd::Required],
     stats: &'a WriteStats,
     sources: &'a [SourceReport],
     warnings: Vec<String>,
@@ -102,7 +112,7 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
         .as_ref()
         .map(|d| args.s3.open_dest(d, crate::ship::Missing::Create))
         .transpose()?;
-    let final_path = archive_path(&args.output, &hostname, &now, key.is_some())?;
+    let final_path = archive_path(&args, &hostname, &now, key.is_some())?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
@@ -161,6 +171,10 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
     for s in &sources {
         writer.add_source(s.clone());
     }
+    if let Some(id) = &args.run_id {
+        writer.set_run_id(id);
+    }
+    let required = super::run_cmd::check_required(&writer, &args.require);
     let facts = HostFacts {
         hostname: hostname.clone(),
         os_release: host::os_release(&root),
@@ -182,7 +196,9 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
             root.display()
         ));
     }
-    let outcome = if no_files || sources.iter().any(|s| s.has_warnings()) {
+    warnings.extend(super::run_cmd::required_warnings(&required));
+    let lacks_required = required.iter().any(|r| !r.present);
+    let outcome = if no_files || lacks_required || sources.iter().any(|s| s.has_warnings()) {
         Outcome::Findings
     } else {
         Outcome::Ok
@@ -195,6 +211,8 @@ pub fn run(args: SnapshotArgs, progress: &ProgressMode) -> CmdResult {
         archive: path.display().to_string(),
         encrypted: key.is_some(),
         hostname: &hostname,
+        run_id: args.run_id.as_deref(),
+        required: &required,
         stats: &stats,
         sources: &sources,
         warnings,
@@ -259,17 +277,15 @@ fn describe_secret(path: &str) -> String {
 }
 
 fn archive_path(
-    output: &Path,
+    args: &SnapshotArgs,
     hostname: &str,
     now: &chrono::DateTime<chrono::Utc>,
     encrypted: bool,
 ) -> Result<PathBuf, CliError> {
-    let ext = if encrypted {
-        "ocpvault.age"
-    } else {
-        "ocpvault"
-    };
-    let name = format!("{hostname}-{}.{ext}", now.format("%Y%m%dT%H%M%SZ"));
+    let output = args.output.as_path();
+    let time = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let name = crate::ship::archive_file_name(hostname, args.run_id.as_deref(), &time, encrypted);
+    super::run_cmd::check_output_name(output, args.run_id.as_deref())?;
     let text = output.to_string_lossy();
     let names_file =
         !text.ends_with('/') && (text.ends_with(".ocpvault") || text.ends_with(".ocpvault.age"));
@@ -322,6 +338,9 @@ fn archive_path(
 fn print_summary(s: &Summary) {
     let st = s.stats;
     outln!("archive: {}", s.archive);
+    if let Some(id) = s.run_id {
+        outln!("run id: {id}");
+    }
     outln!(
         "entries: {}  objects: {}  read: {}  stored: {}  saved by dedup: {}  archive size: {}",
         st.entries,

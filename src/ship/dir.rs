@@ -1,7 +1,7 @@
 //! Directory destinations (local disk, NFS mount).
 
 use super::{
-    Destination, PutOutcome, RemoteArchive, ShipError, parse_archive_name, parse_sidecar,
+    Destination, PutOutcome, RemoteArchive, ShipError, Stored, parse_archive_name, parse_sidecar,
     sidecar_text,
 };
 use crate::archive::ObjectId;
@@ -174,6 +174,19 @@ impl DirDest {
 }
 
 impl DirDest {
+    /// Splits `dir/name` into the directory under the destination and the name;
+    /// both parts are single plain components.
+    fn small_path<'k>(&self, key: &'k str) -> Result<(PathBuf, &'k str), ShipError> {
+        let plain = |c: &str| !c.is_empty() && c != "." && c != ".." && !c.contains('/');
+        match key.split_once('/') {
+            Some((d, n)) if plain(d) && plain(n) => Ok((self.dir.join(d), n)),
+            _ => Err(ShipError::Dest {
+                dest: self.describe(),
+                why: format!("{key}: not a dir/name key"),
+            }),
+        }
+    }
+
     fn write_sidecar(&self, name: &str, sha256: &ObjectId) -> Result<(), ShipError> {
         let text = sidecar_text(sha256, name);
         self.write_atomic(
@@ -224,8 +237,10 @@ impl Destination for DirDest {
         sha256: &ObjectId,
         size: u64,
         sent: &mut dyn FnMut(u64),
-    ) -> Result<PutOutcome, ShipError> {
+    ) -> Result<Stored, ShipError> {
         let mut src = File::open(local).map_err(self.io(local))?;
+        // Both outcomes hash the stored bytes: a new copy is read back from its
+        // temporary name before it is placed, an existing one before it is accepted.
         let outcome = self.place_archive(
             name,
             |f| copy_reporting(&mut src, f, sent).map(|_| ()),
@@ -235,7 +250,69 @@ impl Destination for DirDest {
         if self.read_sidecar(name).as_deref() != Some(&sha256.to_hex()) {
             self.write_sidecar(name, sha256)?;
         }
-        Ok(outcome)
+        Ok(Stored {
+            outcome,
+            verified: true,
+        })
+    }
+
+    fn put_small(&self, key: &str, bytes: &[u8]) -> Result<(), ShipError> {
+        let (sub, name) = self.small_path(key)?;
+        create_private_dir(&sub).map_err(self.io(&sub))?;
+        let dest = DirDest { dir: sub };
+        dest.write_atomic(name, |f| f.write_all(bytes), None, true)
+    }
+
+    fn get_small(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, ShipError> {
+        use std::io::Read;
+        let (sub, name) = self.small_path(key)?;
+        let path = sub.join(name);
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(&path)(e)),
+        };
+        let mut buf = Vec::new();
+        f.take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(self.io(&path))?;
+        if buf.len() as u64 > limit {
+            return Err(ShipError::Dest {
+                dest: self.describe(),
+                why: format!("{key}: larger than {limit} bytes"),
+            });
+        }
+        Ok(Some(buf))
+    }
+
+    fn list_small(&self, dir: &str) -> Result<Vec<String>, ShipError> {
+        let path = self.dir.join(dir);
+        let entries = match std::fs::read_dir(&path) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(&path)(e)),
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e.map_err(self.io(&path))?;
+            if e.file_type().map_err(self.io(&e.path()))?.is_file() {
+                out.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn delete_small(&self, key: &str) -> Result<(), ShipError> {
+        let (sub, name) = self.small_path(key)?;
+        let path = sub.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => File::open(&sub)
+                .and_then(|d| d.sync_all())
+                .map_err(self.io(&sub)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io(&path)(e)),
+        }
     }
 
     fn list(&self) -> Result<Vec<RemoteArchive>, ShipError> {

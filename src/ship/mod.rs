@@ -11,10 +11,15 @@
 
 mod dir;
 pub mod names;
+pub mod runs;
 mod s3;
 
 pub use dir::{Missing, create_private_dir};
-pub use names::{ArchiveName, parse_archive_name};
+pub use names::{ArchiveName, archive_file_name, parse_archive_name};
+pub use runs::{
+    PrunePlan, RunGroup, RunRecord, group_runs, plan_prune_runs, read_run_records, run_record_key,
+    write_run_record,
+};
 
 use crate::archive::ObjectId;
 use std::path::{Path, PathBuf};
@@ -52,6 +57,15 @@ pub struct RemoteArchive {
     pub encrypted: bool,
 }
 
+/// What `put` did, and whether the stored copy was checked afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub outcome: PutOutcome,
+    /// True only when the SHA-256 of what the destination holds under the name was
+    /// computed from the stored bytes and matched the local archive's.
+    pub verified: bool,
+}
+
 /// What happened to one upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,7 +85,17 @@ pub trait Destination {
         sha256: &ObjectId,
         size: u64,
         sent: &mut dyn FnMut(u64),
-    ) -> Result<PutOutcome, ShipError>;
+    ) -> Result<Stored, ShipError>;
+    /// Writes a small file (a run record) at `key` (`dir/name`), atomically,
+    /// replacing an older one.
+    fn put_small(&self, key: &str, bytes: &[u8]) -> Result<(), ShipError>;
+    /// Reads the small file at `key`; None when there is none. Larger than `limit`
+    /// bytes is an error.
+    fn get_small(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, ShipError>;
+    /// The names of the files directly in `dir` (empty when there is no such dir).
+    fn list_small(&self, dir: &str) -> Result<Vec<String>, ShipError>;
+    /// Deletes the small file at `key`; a missing one is no error.
+    fn delete_small(&self, key: &str) -> Result<(), ShipError>;
     /// Every archive there (files whose names parse as archive names).
     fn list(&self) -> Result<Vec<RemoteArchive>, ShipError>;
     /// Downloads `name` into `out_dir` (created 0700 when missing), verified against
@@ -161,7 +185,7 @@ pub struct Retention {
 /// Splits `archives` into (keep, delete) per host. The newest archive of every host is
 /// always kept; names that do not parse are never touched.
 pub fn plan_prune(archives: &[RemoteArchive], policy: Retention) -> (Vec<String>, Vec<String>) {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeMap;
     let mut by_host: BTreeMap<String, Vec<ArchiveName>> = BTreeMap::new();
     for a in archives {
         if let Some(n) = parse_archive_name(&a.name) {
@@ -171,25 +195,8 @@ pub fn plan_prune(archives: &[RemoteArchive], policy: Retention) -> (Vec<String>
     let (mut keep, mut delete) = (Vec::new(), Vec::new());
     for (_, mut list) in by_host {
         list.sort_by(|a, b| b.time.cmp(&a.time).then(b.seq.cmp(&a.seq)));
-        let mut kept: BTreeSet<usize> = BTreeSet::new();
+        let mut kept = retained_indices(&list.iter().map(|a| a.time).collect::<Vec<_>>(), policy);
         kept.insert(0);
-        kept.extend(0..policy.keep_last.min(list.len()));
-        let mut days = BTreeSet::new();
-        let mut weeks = BTreeSet::new();
-        for (i, a) in list.iter().enumerate() {
-            let day = a.time.date_naive();
-            if days.len() < policy.keep_daily && days.insert(day) {
-                kept.insert(i);
-            }
-            let week = {
-                use chrono::Datelike;
-                let w = day.iso_week();
-                (w.year(), w.week())
-            };
-            if weeks.len() < policy.keep_weekly && weeks.insert(week) {
-                kept.insert(i);
-            }
-        }
         for (i, a) in list.into_iter().enumerate() {
             if kept.contains(&i) {
                 keep.push(a.file_name);
@@ -199,6 +206,31 @@ pub fn plan_prune(archives: &[RemoteArchive], policy: Retention) -> (Vec<String>
         }
     }
     (keep, delete)
+}
+
+/// The positions in `times` (newest first) that `policy` keeps: the first
+/// `keep_last`, and the newest of each of the last `keep_daily` days and
+/// `keep_weekly` ISO weeks that have one.
+pub fn retained_indices(
+    times: &[chrono::DateTime<chrono::Utc>],
+    policy: Retention,
+) -> std::collections::BTreeSet<usize> {
+    use chrono::Datelike;
+    use std::collections::BTreeSet;
+    let mut kept: BTreeSet<usize> = (0..policy.keep_last.min(times.len())).collect();
+    let mut days = BTreeSet::new();
+    let mut weeks = BTreeSet::new();
+    for (i, t) in times.iter().enumerate() {
+        let day = t.date_naive();
+        if days.len() < policy.keep_daily && days.insert(day) {
+            kept.insert(i);
+        }
+        let w = day.iso_week();
+        if weeks.len() < policy.keep_weekly && weeks.insert((w.year(), w.week())) {
+            kept.insert(i);
+        }
+    }
+    kept
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use super::dir::DirDest;
 use super::{
-    Destination, PutOutcome, RemoteArchive, S3Options, ShipError, parse_archive_name,
+    Destination, PutOutcome, RemoteArchive, S3Options, ShipError, Stored, parse_archive_name,
     parse_sidecar, sidecar_text,
 };
 use crate::archive::ObjectId;
@@ -199,24 +199,20 @@ impl Destination for S3Dest {
         sha256: &ObjectId,
         size: u64,
         sent: &mut dyn FnMut(u64),
-    ) -> Result<PutOutcome, ShipError> {
+    ) -> Result<Stored, ShipError> {
         let key = self.key(name);
         let existing = self.rt.block_on(self.store.head(&key));
         match existing {
             Ok(meta) => {
-                if meta.size == size
-                    && self.read_sidecar(name)?.as_deref() == Some(&sha256.to_hex())
-                {
-                    return Ok(PutOutcome::AlreadyPresent);
-                }
-                if meta.size == size && self.read_sidecar(name)?.is_none() {
-                    // An earlier run uploaded the archive but died before the sidecar:
-                    // check the content itself before declaring it present.
-                    let got = self.rt.block_on(self.hash_remote(&key))?;
-                    if got == *sha256 {
+                // Whatever the sidecar says, the stored bytes decide: hash them.
+                if meta.size == size && self.rt.block_on(self.hash_remote(&key))? == *sha256 {
+                    if self.read_sidecar(name)?.as_deref() != Some(&sha256.to_hex()) {
                         self.put_sidecar(name, sha256)?;
-                        return Ok(PutOutcome::AlreadyPresent);
                     }
+                    return Ok(Stored {
+                        outcome: PutOutcome::AlreadyPresent,
+                        verified: true,
+                    });
                 }
                 return Err(ShipError::Conflict {
                     dest: self.describe(),
@@ -238,8 +234,75 @@ impl Destination for S3Dest {
                 why: format!("stored size {} differs from local size {size}", meta.size),
             });
         }
+        // Read the object back: S3's ETag of a multipart upload is no content hash.
+        let got = self.rt.block_on(self.hash_remote(&key))?;
+        if got != *sha256 {
+            return Err(ShipError::Verify {
+                dest: self.describe(),
+                name: name.into(),
+                why: format!("stored object reads back as {got}, expected {sha256}"),
+            });
+        }
         self.put_sidecar(name, sha256)?;
-        Ok(PutOutcome::Uploaded)
+        Ok(Stored {
+            outcome: PutOutcome::Uploaded,
+            verified: true,
+        })
+    }
+
+    fn put_small(&self, key: &str, bytes: &[u8]) -> Result<(), ShipError> {
+        // One PUT: S3 makes an object visible only whole.
+        self.rt
+            .block_on(
+                self.store
+                    .put(&self.key(key), PutPayload::from(bytes.to_vec())),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn get_small(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, ShipError> {
+        let path = self.key(key);
+        self.rt.block_on(async {
+            let r = match self.store.get(&path).await {
+                Ok(r) => r,
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(self.err(e)),
+            };
+            if r.meta.size > limit {
+                return Err(self.err(format!("{key}: larger than {limit} bytes")));
+            }
+            let bytes = r.bytes().await.map_err(|e| self.err(e))?;
+            Ok(Some(bytes.to_vec()))
+        })
+    }
+
+    fn list_small(&self, dir: &str) -> Result<Vec<String>, ShipError> {
+        let prefix = self.key(dir);
+        let names = self.rt.block_on(async {
+            let listed = self
+                .store
+                .list_with_delimiter(Some(&prefix))
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok::<_, ShipError>(
+                listed
+                    .objects
+                    .iter()
+                    .filter_map(|m| m.location.filename().map(str::to_string))
+                    .collect::<Vec<_>>(),
+            )
+        })?;
+        let mut names = names;
+        names.sort();
+        Ok(names)
+    }
+
+    fn delete_small(&self, key: &str) -> Result<(), ShipError> {
+        match self.rt.block_on(self.store.delete(&self.key(key))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     fn list(&self) -> Result<Vec<RemoteArchive>, ShipError> {
