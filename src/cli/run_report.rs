@@ -13,7 +13,7 @@ use super::output::{self, human_bytes};
 use super::ship_cmd::S3Args;
 use super::{CliError, CmdResult, Outcome};
 use crate::outln;
-use crate::ship::Missing;
+use crate::ship::{Destination, Missing, RunRecord};
 use crate::ship::names::parse_archive_name;
 use serde::Serialize;
 use serde_json::Value;
@@ -34,7 +34,7 @@ pub struct ReportArgs {
     /// The destination the hosts shipped to (a directory or s3://bucket/prefix).
     pub dest: String,
     /// The run id every archive of the run carries.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::run_cmd::parse_run_id)]
     pub run_id: String,
     /// A targeted host and its inventory groups; repeatable.
     #[arg(long = "host", value_name = "NAME[=GROUP,...]", required = true)]
@@ -64,6 +64,8 @@ pub struct ReportArgs {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct HostRow {
     pub host: String,
+    /// The host name the archive carries (the host's /etc/hostname).
+    pub hostname: Option<String>,
     pub groups: Vec<String>,
     pub archive: Option<String>,
     pub size: Option<u64>,
@@ -145,6 +147,7 @@ fn check_host(row: &mut HostRow, summary: &Value, run_id: &str, listed: &[String
             row.sources.insert(n.to_string(), st.to_string());
         }
     }
+    row.hostname = summary["hostname"].as_str().map(str::to_string);
     row.etcd_snapshot = row.sources.get("etcd").is_some_and(|s| s == "captured");
     row.size = summary["stats"]["archive_size"].as_u64();
     match summary["run_id"].as_str() {
@@ -159,7 +162,13 @@ fn check_host(row: &mut HostRow, summary: &Value, run_id: &str, listed: &[String
     };
     row.archive = Some(name.to_string());
     row.size = shipped["size"].as_u64().or(row.size);
-    row.time = parse_archive_name(name).map(|n| n.time.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let parsed = parse_archive_name(name);
+    row.time = parsed
+        .as_ref()
+        .map(|n| n.time.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    if parsed.and_then(|n| n.run_id).as_deref() != Some(run_id) {
+        fails.push(format!("host {host}: {name} is not named as an archive of run {run_id}"));
+    }
     row.verified = shipped["verified"].as_bool() == Some(true);
     if !row.verified {
         fails.push(format!("host {host}: the stored copy of {name} was not verified"));
@@ -318,36 +327,25 @@ fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Seals the run through `ocpvault run seal` (this same binary).
-fn seal(args: &ReportArgs, hosts: &[String]) -> Result<(), CliError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError::new(format!("cannot find this program to seal the run: {e}")))?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args(["run", "seal", &args.dest, "--run-id", &args.run_id, "--host"]);
-    cmd.args(hosts);
-    if let Some(ep) = &args.s3.s3_endpoint {
-        cmd.args(["--s3-endpoint", ep]);
-    }
-    let out = cmd
-        .output()
-        .map_err(|e| CliError::new(format!("run seal: {e}")))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let why = String::from_utf8_lossy(&out.stderr);
-    Err(CliError::new(format!(
-        "run {}: the gate passed but sealing failed: {}",
-        args.run_id,
-        why.trim().trim_start_matches("ocpvault: ")
-    )))
+/// Seals the run: the record runs/ID.json at the destination, listing the host
+/// names the archives carry (what `ocpvault run seal` writes).
+fn seal(dest: &dyn Destination, run_id: &str, hosts: &[String]) -> Result<(), CliError> {
+    let record = RunRecord::new(run_id, hosts, chrono::Utc::now());
+    crate::ship::write_run_record(dest, &record).map_err(|e| {
+        CliError::new(format!(
+            "run {run_id}: the gate passed but sealing failed: {}",
+            super::error_chain_text(&e)
+        ))
+    })
 }
 
 /// Runs the gate, writes the report and seals the run when the gate passes.
 pub fn report(args: ReportArgs) -> CmdResult {
     let hosts: Vec<(String, Vec<String>)> = args.hosts.iter().map(|h| parse_host(h)).collect();
-    let listed: Vec<String> = args
+    let dest = args
         .s3
-        .open_dest(&args.dest, Missing::Refuse { s3_hint: true })?
+        .open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
+    let listed: Vec<String> = dest
         .list()?
         .into_iter()
         .map(|r| r.name)
@@ -383,8 +381,12 @@ pub fn report(args: ReportArgs) -> CmdResult {
     };
     let mut seal_error = None;
     if passed && !args.no_seal {
-        let names: Vec<String> = report.hosts.iter().map(|r| r.host.clone()).collect();
-        match seal(&args, &names) {
+        let names: Vec<String> = report
+            .hosts
+            .iter()
+            .map(|r| r.hostname.clone().unwrap_or_else(|| r.host.clone()))
+            .collect();
+        match seal(dest.as_ref(), &args.run_id, &names) {
             Ok(()) => report.sealed = true,
             Err(e) => seal_error = Some(e),
         }
