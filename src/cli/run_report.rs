@@ -13,8 +13,8 @@ use super::output::{self, human_bytes};
 use super::ship_cmd::S3Args;
 use super::{CliError, CmdResult, Outcome};
 use crate::outln;
-use crate::ship::{Destination, Missing, RunRecord};
 use crate::ship::names::parse_archive_name;
+use crate::ship::{Destination, Missing, RunRecord};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -108,7 +108,11 @@ fn parse_host(spec: &str) -> (String, Vec<String>) {
 /// The last `ocpvault: ...` line (else the last line) a failed snapshot printed.
 fn stderr_reason(dir: &Path, host: &str) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(format!("{host}.stderr"))).ok()?;
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines
         .iter()
         .rev()
@@ -134,7 +138,10 @@ fn read_summary(dir: &Path, host: &str) -> Result<Value, String> {
     };
     serde_json::from_str(&text).map_err(|e| match why {
         Some(w) => format!("host {host}: no archive from this host: {w}"),
-        None => format!("host {host}: {}: not a snapshot summary: {e}", path.display()),
+        None => format!(
+            "host {host}: {}: not a snapshot summary: {e}",
+            path.display()
+        ),
     })
 }
 
@@ -152,7 +159,9 @@ fn check_host(row: &mut HostRow, summary: &Value, run_id: &str, listed: &[String
     row.size = summary["stats"]["archive_size"].as_u64();
     match summary["run_id"].as_str() {
         Some(id) if id == run_id => {}
-        Some(id) => fails.push(format!("host {host}: its archive belongs to run {id}, not {run_id}")),
+        Some(id) => fails.push(format!(
+            "host {host}: its archive belongs to run {id}, not {run_id}"
+        )),
         None => fails.push(format!("host {host}: its archive carries no run id")),
     }
     let shipped = &summary["shipped"];
@@ -167,11 +176,15 @@ fn check_host(row: &mut HostRow, summary: &Value, run_id: &str, listed: &[String
         .as_ref()
         .map(|n| n.time.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     if parsed.and_then(|n| n.run_id).as_deref() != Some(run_id) {
-        fails.push(format!("host {host}: {name} is not named as an archive of run {run_id}"));
+        fails.push(format!(
+            "host {host}: {name} is not named as an archive of run {run_id}"
+        ));
     }
     row.verified = shipped["verified"].as_bool() == Some(true);
     if !row.verified {
-        fails.push(format!("host {host}: the stored copy of {name} was not verified"));
+        fails.push(format!(
+            "host {host}: the stored copy of {name} was not verified"
+        ));
     }
     row.listed = listed.iter().any(|l| l == name);
     if !row.listed {
@@ -297,11 +310,18 @@ fn table(report: &RunReport) -> String {
             r.groups.join(","),
             r.archive.as_deref().unwrap_or("-"),
             r.size.map(human_bytes).unwrap_or_else(|| "-".into()),
-            if sources.is_empty() { "-".into() } else { sources.join(" ") },
+            if sources.is_empty() {
+                "-".into()
+            } else {
+                sources.join(" ")
+            },
             r.time.as_deref().unwrap_or("-"),
         ));
     }
-    t.push_str(&format!("etcd snapshot: {}\n", report.etcd_snapshot_hosts.join(", ")));
+    t.push_str(&format!(
+        "etcd snapshot: {}\n",
+        report.etcd_snapshot_hosts.join(", ")
+    ));
     for f in &report.failures {
         t.push_str(&format!("failed: {f}\n"));
     }
@@ -345,11 +365,7 @@ pub fn report(args: ReportArgs) -> CmdResult {
     let dest = args
         .s3
         .open_dest(&args.dest, Missing::Refuse { s3_hint: true })?;
-    let listed: Vec<String> = dest
-        .list()?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let listed: Vec<String> = dest.list()?.into_iter().map(|r| r.name).collect();
     let summaries = hosts
         .iter()
         .map(|(h, _)| (h.clone(), read_summary(&args.summaries, h)))
@@ -401,11 +417,18 @@ pub fn report(args: ReportArgs) -> CmdResult {
         let _ = writeln!(err, "ocpvault: {f}");
     }
     outln!("{}", table(&report).trim_end());
-    Ok(if passed { Outcome::Ok } else { Outcome::Findings })
+    Ok(if passed {
+        Outcome::Ok
+    } else {
+        Outcome::Findings
+    })
 }
 
 fn write_report(args: &ReportArgs, report: &RunReport) -> Result<(), CliError> {
-    let base = |ext: &str| args.report_dir.join(format!("ocpvault-run-{}.{ext}", args.run_id));
+    let base = |ext: &str| {
+        args.report_dir
+            .join(format!("ocpvault-run-{}.{ext}", args.run_id))
+    };
     let json = serde_json::to_string_pretty(report)?;
     write_private(&base("json"), &(json + "\n"))?;
     write_private(&base("txt"), &table(report))

@@ -47,7 +47,11 @@ fn keys(c: &Cluster) -> String {
 
 fn put_keys(c: &Cluster) {
     for i in 0..50 {
-        let out = c.etcdctl(&["put", &format!("/ocpvault-test/key-{i:03}"), &format!("v{i}")]);
+        let out = c.etcdctl(&[
+            "put",
+            &format!("/ocpvault-test/key-{i:03}"),
+            &format!("v{i}"),
+        ]);
         assert!(out.status.success(), "{}", text(&out));
     }
 }
@@ -71,17 +75,30 @@ fn snapshot_gate_then_restore_a_master_and_the_etcd_cluster() {
     assert_eq!(r["sealed"], true, "{r}");
     let mut hosts = hosts_of(&r);
     hosts.sort();
-    let mut want: Vec<String> = MASTERS.iter().chain(NODES.iter()).map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = MASTERS
+        .iter()
+        .chain(NODES.iter())
+        .map(|s| s.to_string())
+        .collect();
     want.sort();
     assert_eq!(hosts, want);
-    assert_eq!(r["etcd_snapshot_hosts"], serde_json::json!([MASTERS[0]]), "{r}");
+    assert_eq!(
+        r["etcd_snapshot_hosts"],
+        serde_json::json!([MASTERS[0]]),
+        "{r}"
+    );
     let id = r["run_id"].as_str().unwrap();
-    let table = std::fs::read_to_string(c.dir.join(format!("report/ocpvault-run-{id}.txt"))).unwrap();
+    let table =
+        std::fs::read_to_string(c.dir.join(format!("report/ocpvault-run-{id}.txt"))).unwrap();
     for h in &want {
         assert!(table.contains(h.as_str()), "{table}");
     }
-    let listed: serde_json::Value =
-        serde_json::from_str(&stdout_ok(&c.ocpvault(&["list", "s3://backups/prod", "--json"]))).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&stdout_ok(&c.ocpvault(&[
+        "list",
+        "s3://backups/prod",
+        "--json",
+    ])))
+    .unwrap();
     let run = &listed["runs"][0];
     assert_eq!(run["run_id"], id, "{listed}");
     assert_eq!(run["complete"], true, "{listed}");
@@ -93,15 +110,31 @@ fn snapshot_gate_then_restore_a_master_and_the_etcd_cluster() {
     std::os::unix::fs::chown(&key, None, None).unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let acl_file = m1.join("etc/origin/cloudprovider");
-    let out = std::process::Command::new("setfacl").arg("-b").arg("-k").arg(&acl_file).output().unwrap();
+    let out = std::process::Command::new("setfacl")
+        .arg("-b")
+        .arg("-k")
+        .arg(&acl_file)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let archived = c.dir.join("restored-check");
-    assert_ne!(diff_exit(&c, &m1, &archived), Some(0), "the damage shows in a diff");
+    assert_ne!(
+        diff_exit(&c, &m1, &archived),
+        Some(0),
+        "the damage shows in a diff"
+    );
     let out = c.playbook("restore-host.yml", &inv, &["-l", MASTERS[1]]);
-    assert!(out.status.success(), "restore-host.yml failed:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "restore-host.yml failed:\n{}",
+        text(&out)
+    );
     assert!(m1.join("etc/origin/master/master-config.yaml").exists());
     assert_eq!(diff_exit(&c, &m1, &archived), Some(0));
-    assert!(!has_entry_containing(&c.dir.join("hosttmp"), ".ocpvault"), "the decrypted copy is removed");
+    assert!(
+        !has_entry_containing(&c.dir.join("hosttmp"), ".ocpvault"),
+        "the decrypted copy is removed"
+    );
 
     // 3. etcd data wiped on all three members: restore-etcd.yml brings every key back.
     for i in 0..3 {
@@ -109,7 +142,11 @@ fn snapshot_gate_then_restore_a_master_and_the_etcd_cluster() {
         std::fs::remove_dir_all(c.members[i].root.join("var/lib/etcd/member")).unwrap();
     }
     let out = c.playbook("restore-etcd.yml", &inv, &[]);
-    assert!(out.status.success(), "restore-etcd.yml failed:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "restore-etcd.yml failed:\n{}",
+        text(&out)
+    );
     c.wait_healthy();
     let members = stdout_ok(&c.etcdctl(&["member", "list"]));
     for m in MASTERS {
@@ -128,8 +165,12 @@ fn snapshot_gate_then_restore_a_master_and_the_etcd_cluster() {
 /// `ocpvault diff` of `root` against the newest archive of master-1, fetched and
 /// decrypted into `work`.
 fn diff_exit(c: &Cluster, root: &Path, work: &Path) -> Option<i32> {
-    let listed: serde_json::Value =
-        serde_json::from_str(&stdout_ok(&c.ocpvault(&["list", "s3://backups/prod", "--json"]))).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&stdout_ok(&c.ocpvault(&[
+        "list",
+        "s3://backups/prod",
+        "--json",
+    ])))
+    .unwrap();
     let name = listed["runs"][0]["archives"]
         .as_array()
         .unwrap()
@@ -143,7 +184,14 @@ fn diff_exit(c: &Cluster, root: &Path, work: &Path) -> Option<i32> {
     stdout_ok(&c.ocpvault(&["fetch", "-q", &src, "-o", work.to_str().unwrap()]));
     let a = work.join(&name);
     let out = c.ocpvault(&[
-        "diff", "-q", "-i", c.key.to_str().unwrap(), a.to_str().unwrap(), "--root", root.to_str().unwrap(),
+        "diff",
+        "-q",
+        "--numeric-owner",
+        "-i",
+        c.key.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
     ]);
     out.status.code()
 }
@@ -163,7 +211,11 @@ fn failures_name_the_host_and_lose_nothing_stored() {
     let out = c.playbook("snapshot.yml", &inv, &[]);
     assert!(out.status.success(), "snapshot.yml failed:\n{}", text(&out));
     let r = report(&c);
-    assert_eq!(r["etcd_snapshot_hosts"], serde_json::json!([MASTERS[1]]), "{r}");
+    assert_eq!(
+        r["etcd_snapshot_hosts"],
+        serde_json::json!([MASTERS[1]]),
+        "{r}"
+    );
     let stored = |c: &Cluster| -> Vec<String> {
         let v: serde_json::Value =
             serde_json::from_str(&stdout_ok(&c.ocpvault(&["list", dest, "--json"]))).unwrap();
@@ -202,10 +254,17 @@ fn failures_name_the_host_and_lose_nothing_stored() {
     let out = c.playbook("snapshot.yml", &inv_gone, &[]);
     assert!(!out.status.success());
     let t = text(&out);
-    assert!(t.contains("host node-9.example.com: no snapshot summary"), "{t}");
+    assert!(
+        t.contains("host node-9.example.com: no snapshot summary"),
+        "{t}"
+    );
     let r = report(&c);
     assert_eq!(r["passed"], false);
-    assert_eq!(r["etcd_snapshot_hosts"], serde_json::json!([MASTERS[0]]), "{r}");
+    assert_eq!(
+        r["etcd_snapshot_hosts"],
+        serde_json::json!([MASTERS[0]]),
+        "{r}"
+    );
 
     // A store that refuses writes (a bucket that does not exist): every host is named.
     next_second();

@@ -260,12 +260,13 @@ impl Cluster {
         let bin = env!("CARGO_BIN_EXE_ocpvault");
         let d = self.dir.display();
         let mut inv = format!(
-            "[OSEv3:children]\nmasters\nnodes\netcd\n\n[OSEv3:vars]\nansible_user=root\n\
+            "[OSEv3:children]\nmasters\nnodes\netcd\n\n[all:vars]\nansible_user=root\n\
              openshift_deployment_type=openshift-enterprise\n\
              ansible_connection=local\nansible_python_interpreter={VENV}/bin/python\n\
              ocpvault_dest={dest}\nocpvault_binary={bin}\nocpvault_install_path={d}/bin/ocpvault\n\
              ocpvault_recipients=[\"{rcpt}\"]\nocpvault_identity={key}\n\
              ocpvault_snapshot_args=[\"--projects\",\"skip\",\"--packages\",\"skip\"]\n\
+             ocpvault_restore_args=[\"--numeric-owner\"]\n\
              ocpvault_report_dir={d}/report\nocpvault_host_tmp={d}/hosttmp\n\
              ocpvault_etcd_stop_command=\"bash {script} stop {{{{ ocpvault_root }}}}\"\n\
              ocpvault_etcd_start_command=\"bash {script} start {{{{ ocpvault_root }}}}\"\n\n",
@@ -355,9 +356,19 @@ impl Drop for Cluster {
 
 fn age_key(dir: &Path) -> (PathBuf, String) {
     let key = dir.join("backup-key.txt");
-    let out = Command::new("age-keygen").arg("-o").arg(&key).output().unwrap();
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    let public = stdout_ok(&Command::new("age-keygen").arg("-y").arg(&key).output().unwrap());
+    let public = stdout_ok(
+        &Command::new("age-keygen")
+            .arg("-y")
+            .arg(&key)
+            .output()
+            .unwrap(),
+    );
     (key, public.trim().to_string())
 }
 
