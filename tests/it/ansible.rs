@@ -278,8 +278,6 @@ fn failures_name_the_host_and_lose_nothing_stored() {
     }
 
     // Nothing already stored was lost.
-    let inv = c.inventory(dest, "");
-    let _ = inv;
     let now = stored(&c);
     for name in &first {
         assert!(now.contains(name), "{name} lost");
