@@ -734,7 +734,6 @@ fn compress_large<W: Write>(
         hasher.update(&buf[..n]);
         put(&mut slot, &buf[..n])?;
     }
-    drop(put);
     enc = slot.ok_or_else(|| StreamError::Output(io::Error::other("encoder gone")))?;
     let last = enc.finish().map_err(StreamError::Output)?;
     if !frames.is_empty() {

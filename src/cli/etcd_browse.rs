@@ -257,11 +257,7 @@ fn read_indexed(args: &DbArgs, wanted: &[String]) -> Result<Option<IndexedRead>,
     let Some(index) = archived_index(&mut reader, args)? else {
         return Ok(None);
     };
-    let Some(row) = index
-        .keys
-        .iter()
-        .find(|k| wanted.iter().any(|w| *w == k.key))
-    else {
+    let Some(row) = index.keys.iter().find(|k| wanted.contains(&k.key)) else {
         return Ok(None);
     };
     let Some(id) = reader

@@ -14,6 +14,7 @@ mod progress;
 mod project_cmd;
 mod restore_cmd;
 mod run_cmd;
+mod run_report;
 mod ship_cmd;
 mod snapshot;
 

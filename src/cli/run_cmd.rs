@@ -66,6 +66,9 @@ pub struct RunArgs {
 pub enum RunCommand {
     /// Write the record runs/ID.json at a destination: the hosts of a finished run.
     Seal(SealArgs),
+    /// Check a run against the hosts' snapshot summaries, write the cluster report,
+    /// and seal the run when every check holds (the gate of ansible/snapshot.yml).
+    Report(super::run_report::ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,6 +91,7 @@ pub struct SealArgs {
 pub fn run(args: RunArgs) -> CmdResult {
     match args.command {
         RunCommand::Seal(a) => seal(a),
+        RunCommand::Report(a) => super::run_report::report(a),
     }
 }
 

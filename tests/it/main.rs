@@ -5,6 +5,7 @@
 mod common;
 mod etcd_support;
 
+mod ansible;
 mod archive_cli;
 mod cli_output;
 mod config;
