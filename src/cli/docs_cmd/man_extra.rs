@@ -269,6 +269,24 @@ pub const EXTRAS: &[Extra] = &[
         ],
     },
     Extra {
+        page: "ocpvault-run-report",
+        examples: &[Example {
+            what: "The gate of ansible/snapshot.yml, run by hand on the controller: check run nightly-20261122 of two hosts against their snapshot summaries, write the cluster report, and seal the run when every check holds:",
+            commands: &[
+                "ocpvault run report s3://ocp-backups/prod --run-id nightly-20261122 --host master-0.example.com=masters,etcd,nodes --host node-0.example.com=nodes --first-master master-0.example.com --summaries ./summaries --report-dir ./reports",
+            ],
+        }],
+        findings: Some(
+            "the gate failed: a host shipped no verified archive of the run, the run holds no or more than one etcd snapshot, or the first master's archive lacks a required path (one line per failure names the host)",
+        ),
+        config_keys: "[s3]",
+        see_also: &[
+            "ocpvault-run-seal(1)",
+            "ocpvault-list(1)",
+            "ocpvault-snapshot(1)",
+        ],
+    },
+    Extra {
         page: "ocpvault-diff",
         examples: &[
             Example {
