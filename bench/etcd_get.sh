@@ -42,7 +42,7 @@ for i in range(20000):
            "metadata": {"name": f"s-{i:05}", "namespace": ns},
            "data": {"password": base64.b64encode(os.urandom(24)).decode()}, "type": "Opaque"}
     batch.append((f"/kubernetes.io/secrets/{ns}/s-{i:05}", json.dumps(obj, separators=(",", ":"))))
-    if len(batch) == 500:
+    if len(batch) == 128:
         txn(batch); batch = []
 if batch:
     txn(batch)
@@ -77,7 +77,7 @@ measure() {
     "$@" >"$W/out.$name" 2>"$W/err.$name" || true
   t1=$(date +%s.%N)
   local bytes
-  bytes=$(awk '{ if (match($0, /= [0-9]+$/)) s += substr($0, RSTART + 2) } END { print s + 0 }' "$W/strace.$name")
+  bytes=$(awk '{ if (match($0, /= [0-9]+$/)) s += substr($0, RSTART + 2) } END { printf "%.0f\n", s }' "$W/strace.$name")
   # Without strace, for the wall time.
   t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N)
   printf '| %s | %.3f | %s |\n' "$name" "$(echo "$t1 - $t0" | bc)" "$bytes"

@@ -283,3 +283,93 @@ fn failures_name_the_host_and_lose_nothing_stored() {
         assert!(now.contains(name), "{name} lost");
     }
 }
+
+/// The benchmark of bench/cluster.sh (not a test: it asserts only that the runs
+/// worked, and writes its figures to bench/results/cluster.md): wall time of
+/// snapshot.yml for the five-host cluster, against the same five snapshots taken one
+/// after another with the same options, and the store size of each.
+#[test]
+#[ignore = "a benchmark: run by bench/cluster.sh"]
+fn bench_cluster_snapshot() {
+    if !have_everything() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Cluster::new(tmp.path());
+    put_keys(&c);
+    let store_size = |dest: &str| -> (usize, u64) {
+        let v: serde_json::Value =
+            serde_json::from_str(&stdout_ok(&c.ocpvault(&["list", dest, "--json"]))).unwrap();
+        let sizes: Vec<u64> = v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["archives"].as_array().unwrap().iter())
+            .map(|a| a["size"].as_u64().unwrap())
+            .collect();
+        (sizes.len(), sizes.iter().sum())
+    };
+
+    let inv = c.inventory("s3://backups/ansible", "");
+    let t0 = std::time::Instant::now();
+    let out = c.playbook("snapshot.yml", &inv, &[]);
+    let ansible_s = t0.elapsed().as_secs_f64();
+    assert!(out.status.success(), "snapshot.yml failed:\n{}", text(&out));
+    let (ansible_n, ansible_bytes) = store_size("s3://backups/ansible");
+
+    // The same hosts, one after another: etcd from the first master only, as the
+    // playbook does, same recipients and sources.
+    let out_dir = tmp.path().join("seq-out");
+    let t0 = std::time::Instant::now();
+    for (i, h) in MASTERS.iter().chain(NODES.iter()).enumerate() {
+        let root = c.host_root(h);
+        let out = c.ocpvault(&[
+            "snapshot",
+            "--json",
+            "-q",
+            "--root",
+            root.to_str().unwrap(),
+            "--output",
+            out_dir.join(h).to_str().unwrap(),
+            "--ship",
+            "s3://backups/sequential",
+            "--run-id",
+            "sequential-1",
+            "--etcd",
+            if i == 0 { "auto" } else { "skip" },
+            "--recipient",
+            &c.recipient,
+            "--projects",
+            "skip",
+            "--packages",
+            "skip",
+        ]);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{h}: {}",
+            text(&out)
+        );
+    }
+    let seq_s = t0.elapsed().as_secs_f64();
+    let (seq_n, seq_bytes) = store_size("s3://backups/sequential");
+
+    let report = format!(
+        "# Whole-cluster snapshot: ansible/snapshot.yml against one host after another\n\n\
+         Command: `bench/cluster.sh` ({} cores, {}). The five-host test cluster of\n\
+         tests/it/ansible.rs: three masters that are also the members of a real\n\
+         three-member TLS etcd, an infra and an application node, one host tree each\n\
+         (ansible_connection=local), moto as the S3 store, archives encrypted to one age\n\
+         recipient, etcd snapshot from the first healthy member only.\n\n\
+         | run | archives | store bytes | wall s |\n|---|---|---|---|\n\
+         | ansible-playbook snapshot.yml (install, etcd members serial: 1, then masters and nodes in batches, gate, report, seal) | {ansible_n} | {ansible_bytes} | {ansible_s:.1} |\n\
+         | the same five `ocpvault snapshot --ship` one after another (no Ansible) | {seq_n} | {seq_bytes} | {seq_s:.1} |\n\n\
+         The playbook's extra time is Ansible's own (fact gathering, one task round trip\n\
+         per host and step, the copy of the binary and config) and the gate; the\n\
+         snapshots themselves are the same work.\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        chrono::Utc::now().format("%Y-%m-%d"),
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results/cluster.md");
+    std::fs::write(&path, &report).unwrap();
+    println!("{report}");
+}
