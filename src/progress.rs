@@ -25,6 +25,35 @@ pub trait Progress {
     fn end(&self) {}
 }
 
+/// One step of a [`Progress`] sink, framed: `begin` now, `end` when dropped (also
+/// when the step fails). [`Step::total`] turns running totals into `advance` calls.
+pub struct Step<'a> {
+    progress: &'a dyn Progress,
+    last: std::cell::Cell<u64>,
+}
+
+impl<'a> Step<'a> {
+    pub fn begin(progress: &'a dyn Progress, step: &str, total: Option<u64>) -> Self {
+        progress.begin(step, total);
+        Self {
+            progress,
+            last: std::cell::Cell::new(0),
+        }
+    }
+
+    /// `done` bytes so far (a running total).
+    pub fn total(&self, done: u64) {
+        self.progress
+            .advance(done.saturating_sub(self.last.replace(done)));
+    }
+}
+
+impl Drop for Step<'_> {
+    fn drop(&mut self) {
+        self.progress.end();
+    }
+}
+
 /// Progress that draws nothing.
 pub struct NoProgress;
 impl Progress for NoProgress {}

@@ -46,40 +46,6 @@ impl ProgressMode {
     }
 }
 
-/// A byte bar over one transfer (hashing, upload, download), drawn from its first
-/// report on, when the total is known; cleared when dropped, also on an error.
-pub struct TransferBar<'a> {
-    mode: &'a ProgressMode,
-    what: String,
-    bar: Option<ProgressBar>,
-}
-
-impl<'a> TransferBar<'a> {
-    pub fn new(mode: &'a ProgressMode, what: String) -> Self {
-        Self {
-            mode,
-            what,
-            bar: None,
-        }
-    }
-
-    /// `done` of `total` bytes so far.
-    pub fn update(&mut self, done: u64, total: u64) {
-        let (mode, what) = (self.mode, &self.what);
-        self.bar
-            .get_or_insert_with(|| mode.bytes(what, total).unwrap_or_else(ProgressBar::hidden))
-            .set_position(done);
-    }
-}
-
-impl Drop for TransferBar<'_> {
-    fn drop(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
-        }
-    }
-}
-
 /// The CLI's [`Progress`] sink: a spinner counting items and bytes for a step of
 /// unknown size, a byte bar for one with a known total; nothing when not drawing.
 pub struct Bars<'a> {

@@ -1,7 +1,7 @@
 //! `ship`, `list`, `fetch`, `prune`: archives at an off-host destination.
 
 use super::output::{human_bytes, print_json};
-use super::progress::{ProgressMode, TransferBar};
+use super::progress::{Bars, ProgressMode};
 use super::{CliError, CmdResult, Outcome};
 use crate::outln;
 use crate::ship::{
@@ -73,16 +73,9 @@ pub fn ship_one(
         ))
         .hint("ship archives under the names snapshot gave them"));
     }
-    let (sha, size) = {
-        let mut bar = TransferBar::new(progress, format!("hashing {name}"));
-        ship::hash_local_with(archive, &mut |done, total| bar.update(done, total))?
-    };
-    let stored = {
-        let mut bar = TransferBar::new(progress, format!("uploading {name}"));
-        dest.put(archive, &name, &sha, size, &mut |done| {
-            bar.update(done, size)
-        })?
-    };
+    let bars = Bars::new(progress);
+    let (sha, size) = ship::hash_local_with(archive, &bars)?;
+    let stored = dest.put(archive, &name, &sha, size, &bars)?;
     Ok(ShippedInfo(Shipped {
         archive: archive.display().to_string(),
         destination: dest.describe(),
@@ -302,12 +295,7 @@ pub fn fetch(args: FetchArgs, progress: &ProgressMode) -> CmdResult {
     let dest = args
         .s3
         .open_dest(dest_arg, Missing::Refuse { s3_hint: true })?;
-    let (path, outcome) = {
-        let mut bar = TransferBar::new(progress, format!("fetching {name}"));
-        dest.fetch(name, &args.output, &mut |done, total| {
-            bar.update(done, total)
-        })?
-    };
+    let (path, outcome) = dest.fetch(name, &args.output, &Bars::new(progress))?;
     let what = match outcome {
         PutOutcome::Uploaded => "fetched",
         PutOutcome::AlreadyPresent => "already present:",

@@ -5,6 +5,7 @@ use super::{
     sidecar_text,
 };
 use crate::archive::ObjectId;
+use crate::progress::{Progress, Step};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -236,8 +237,10 @@ impl Destination for DirDest {
         name: &str,
         sha256: &ObjectId,
         size: u64,
-        sent: &mut dyn FnMut(u64),
+        progress: &dyn Progress,
     ) -> Result<Stored, ShipError> {
+        let step = Step::begin(progress, &format!("uploading {name}"), Some(size));
+        let sent = &mut |done| step.total(done);
         let mut src = File::open(local).map_err(self.io(local))?;
         // Both outcomes hash the stored bytes: a new copy is read back from its
         // temporary name before it is placed, an existing one before it is accepted.
@@ -340,7 +343,7 @@ impl Destination for DirDest {
         &self,
         name: &str,
         out_dir: &Path,
-        got: &mut dyn FnMut(u64, u64),
+        progress: &dyn Progress,
     ) -> Result<(PathBuf, PutOutcome), ShipError> {
         let src = self.dir.join(name);
         let size = match std::fs::metadata(&src) {
@@ -365,9 +368,10 @@ impl Destination for DirDest {
         })?;
         let local = DirDest::open(out_dir, Missing::Create)?;
         let mut f = File::open(&src).map_err(self.io(&src))?;
+        let step = Step::begin(progress, &format!("fetching {name}"), Some(size));
         local.land(
             name,
-            |t| copy_reporting(&mut f, t, &mut |done| got(done, size)).map(|_| ()),
+            |t| copy_reporting(&mut f, t, &mut |done| step.total(done)).map(|_| ()),
             (&expect_id, size),
         )
     }

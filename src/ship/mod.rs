@@ -22,6 +22,7 @@ pub use runs::{
 };
 
 use crate::archive::ObjectId;
+use crate::progress::{Progress, Step};
 use std::path::{Path, PathBuf};
 
 /// Errors of the shipping layer. Messages name the destination, never credentials.
@@ -84,7 +85,7 @@ pub trait Destination {
         name: &str,
         sha256: &ObjectId,
         size: u64,
-        sent: &mut dyn FnMut(u64),
+        progress: &dyn Progress,
     ) -> Result<Stored, ShipError>;
     /// Writes a small file (a run record) at `key` (`dir/name`), atomically,
     /// replacing an older one.
@@ -105,7 +106,7 @@ pub trait Destination {
         &self,
         name: &str,
         out_dir: &Path,
-        got: &mut dyn FnMut(u64, u64),
+        progress: &dyn Progress,
     ) -> Result<(PathBuf, PutOutcome), ShipError>;
     /// Deletes `name` and its sidecar.
     fn delete(&self, name: &str) -> Result<(), ShipError>;
@@ -154,22 +155,21 @@ pub fn parse_sidecar(text: &str, name: &str) -> Option<String> {
 
 /// Hashes a local file: (SHA-256, size).
 pub fn hash_local(path: &Path) -> Result<(ObjectId, u64), ShipError> {
-    hash_local_with(path, &mut |_, _| {})
+    hash_local_with(path, &crate::progress::NoProgress)
 }
 
-/// [`hash_local`], reporting (bytes hashed so far, file size) to `done`.
-pub fn hash_local_with(
-    path: &Path,
-    done: &mut dyn FnMut(u64, u64),
-) -> Result<(ObjectId, u64), ShipError> {
+/// [`hash_local`], as a step `hashing NAME` of `progress`.
+pub fn hash_local_with(path: &Path, progress: &dyn Progress) -> Result<(ObjectId, u64), ShipError> {
     let io = |e| ShipError::Io {
         path: path.into(),
         source: e,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let step = Step::begin(progress, &format!("hashing {name}"), Some(size));
     let mut reader =
-        crate::progress::ProgressReader::new(file, 8 << 20, |hashed| done(hashed, size));
+        crate::progress::ProgressReader::new(file, 8 << 20, |hashed| step.total(hashed));
     let id = ObjectId::of_reader(&mut reader).map_err(io)?;
     Ok((id, size))
 }

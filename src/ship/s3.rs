@@ -11,6 +11,7 @@ use super::{
     parse_sidecar, sidecar_text,
 };
 use crate::archive::ObjectId;
+use crate::progress::{Progress, Step};
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as StorePath;
@@ -198,8 +199,10 @@ impl Destination for S3Dest {
         name: &str,
         sha256: &ObjectId,
         size: u64,
-        sent: &mut dyn FnMut(u64),
+        progress: &dyn Progress,
     ) -> Result<Stored, ShipError> {
+        let step = Step::begin(progress, &format!("uploading {name}"), Some(size));
+        let sent = &mut |done| step.total(done);
         let key = self.key(name);
         let existing = self.rt.block_on(self.store.head(&key));
         match existing {
@@ -343,7 +346,7 @@ impl Destination for S3Dest {
         &self,
         name: &str,
         out_dir: &Path,
-        got: &mut dyn FnMut(u64, u64),
+        progress: &dyn Progress,
     ) -> Result<(PathBuf, PutOutcome), ShipError> {
         let key = self.key(name);
         let size = match self.rt.block_on(self.store.head(&key)) {
@@ -363,6 +366,7 @@ impl Destination for S3Dest {
         })?;
         let expect_id: ObjectId = expect.parse().map_err(|_| self.err("unreadable sidecar"))?;
         let local = DirDest::open(out_dir, super::Missing::Create)?;
+        let step = Step::begin(progress, &format!("fetching {name}"), Some(size));
         local.land(
             name,
             |f| {
@@ -374,7 +378,7 @@ impl Destination for S3Dest {
                         let chunk = chunk.map_err(std::io::Error::other)?;
                         f.write_all(&chunk)?;
                         done += chunk.len() as u64;
-                        got(done, size);
+                        step.total(done);
                     }
                     Ok(())
                 })
