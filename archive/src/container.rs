@@ -29,6 +29,21 @@ pub fn object_member(id: &ObjectId) -> String {
     format!("objects/{}.zst", id.to_hex())
 }
 
+/// The member name of pack `n` (v2 §3).
+pub fn pack_member(n: u64) -> String {
+    format!("packs/{n:08}.zst")
+}
+
+/// The member name of entry chunk `n` (v2 §4).
+pub fn entry_chunk_member(n: u64) -> String {
+    format!("entries/{n:08}.json.zst")
+}
+
+/// The member name of object chunk `n` (v2 §5).
+pub fn object_chunk_member(n: u64) -> String {
+    format!("objects-index/{n:08}.json.zst")
+}
+
 /// Builds a ustar header for a regular-file member (spec §3.1).
 pub fn member_header(name: &str, size: u64, mtime: u64) -> [u8; 512] {
     // The writer's names are its own, ASCII and < 100 bytes.

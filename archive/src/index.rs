@@ -1,6 +1,6 @@
 //! The index (spec §6): where every object and the manifest live in the stream.
 
-use super::ObjectId;
+use super::{ByteString, ObjectId};
 use serde::{Deserialize, Serialize};
 
 /// The archive's index.
@@ -15,6 +15,26 @@ pub struct Index {
     /// (spec §4.1), in archive order. Absent in archives written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<FrameTable>,
+    /// Version 2: where the entry chunks are (v2 §4, §6), in path order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entry_chunks: Vec<Chunk>,
+    /// Version 2: where the object chunks are (v2 §5, §6), in id order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub object_chunks: Vec<Chunk>,
+}
+
+/// One chunk member of a version 2 archive (v2 §6): its keys, item count, where its
+/// data is, and the size and hashes of its JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Chunk {
+    pub first: ByteString,
+    pub last: ByteString,
+    pub count: u64,
+    pub offset: u64,
+    pub length: u64,
+    pub size: u64,
+    pub sha256: ObjectId,
+    pub stored_sha256: ObjectId,
 }
 
 /// How one object is split into independent zstd frames (spec §4.1): every frame
@@ -56,4 +76,11 @@ pub struct IndexObject {
     /// SHA-256 of the member data as stored (compressed); spec §6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_sha256: Option<ObjectId>,
+    /// Version 2: the pack the object is stored in (v2 §3, §5); `offset`, `length`
+    /// and `stored_sha256` then describe the pack member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<u64>,
+    /// Version 2: where the object's content starts in its decompressed pack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
 }

@@ -58,9 +58,10 @@ pub mod verify;
 mod writer;
 
 pub use bytes::{ByteString, base64_bytes};
+pub use container::{entry_chunk_member, object_chunk_member, pack_member};
 pub use error::ArchiveError;
 pub use id::ObjectId;
-pub use index::{Frame, FrameTable, Index, IndexObject, ManifestLocation};
+pub use index::{Chunk, Frame, FrameTable, Index, IndexObject, ManifestLocation};
 pub use manifest::{
     Entry, EntryType, FailedItem, HostFacts, MAX_RUN_ID_LEN, Manifest, RESERVED_PREFIX, Rdev,
     SkippedItem, SourceReport, SourceStatus, Xattr, format_mode, format_time, is_normalized_path,
@@ -68,7 +69,7 @@ pub use manifest::{
 };
 pub use reader::{
     ArchiveReader, FIXED_MEMBERS, FramedObject, ObjectReader, PLAIN_INDEX_MEMBER, ReadSeek, Scan,
-    ScannedMember, object_member,
+    ScannedMember, Scope, object_member,
 };
 pub use validate::{MAX_XATTR_VALUE, ManifestProblem, is_utc_rfc3339, manifest_problems};
 pub use writer::{
@@ -85,10 +86,19 @@ pub fn expected_member_header(name: &str, size: u64, mtime: u64) -> Option<[u8; 
     container::try_member_header(name, size, mtime)
 }
 
-/// The exact content of the magic member (spec §2).
-pub fn magic_bytes() -> Vec<u8> {
-    format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION).into_bytes()
+/// The exact content of the magic member of a format version (spec §2).
+pub fn magic_bytes(version: u32) -> Vec<u8> {
+    format!("{}{}\n", container::MAGIC_PREFIX, version).into_bytes()
 }
 
 /// The format version this build writes and the newest it reads (spec §2).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Objects up to this size are stored in packs (formats/archive-v2.md §2).
+pub const PACK_OBJECT_MAX: u64 = 256 * 1024;
+/// Most decompressed bytes one pack holds (formats/archive-v2.md §3).
+pub const PACK_MAX: u64 = 1024 * 1024;
+/// Most entries or object rows in one chunk (formats/archive-v2.md §4, §5).
+pub const CHUNK_ITEMS: usize = 1024;
+/// Most decompressed bytes of one chunk (formats/archive-v2.md §6).
+pub const MAX_CHUNK_LEN: u64 = 64 * 1024 * 1024;

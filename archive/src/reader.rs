@@ -8,13 +8,15 @@ use super::container::{
     self, BLOCK, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TAIL_LEN, TRAILER_LEN, TRAILER_MEMBER,
 };
 use super::{
-    ArchiveError, FORMAT_VERSION, FrameTable, Index, IndexObject, MAX_ITEMS, Manifest, ObjectId,
+    ArchiveError, CHUNK_ITEMS, Chunk, Entry, EntryType, FORMAT_VERSION, FrameTable, Index,
+    IndexObject, MAX_CHUNK_LEN, MAX_ITEMS, Manifest, ObjectId, PACK_MAX,
 };
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const MAX_INDEX_LEN: u64 = 256 * 1024 * 1024; // 256 MiB
 const MAX_MANIFEST_LEN: u64 = 1024 * 1024 * 1024; // 1 GiB
@@ -33,6 +35,25 @@ pub struct ArchiveReader {
     /// Object id -> position of its table in `index.frames`.
     frames: HashMap<ObjectId, usize>,
     manifest: Manifest,
+    /// The format version of the archive (spec §2).
+    version: u32,
+    /// Decompressed packs read last (v2 §3), by member offset, newest last.
+    packs: Vec<(u64, Arc<Vec<u8>>)>,
+}
+
+/// How many decompressed packs a reader keeps (v2 §3).
+const PACK_CACHE: usize = 4;
+
+/// What an open reads of a version 2 archive (v2 §6). Version 1 archives are always
+/// read whole.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Every entry and object row.
+    All,
+    /// Only the entry chunks that hold these paths and whatever lies beneath them
+    /// (plus the files their hard links name), and the object rows those entries
+    /// need: the manifest then holds a sorted subset of the entries.
+    Paths(Vec<Vec<u8>>),
 }
 
 /// Smallest and largest frame size a reader accepts (spec §4.1, §9).
@@ -210,11 +231,30 @@ impl ArchiveReader {
         Self::from_source(path, Box::new(BufReader::with_capacity(64 * 1024, file)))
     }
 
+    /// Opens a plain archive file, reading only what `scope` needs.
+    pub fn open_scoped(path: &Path, scope: &Scope) -> Result<Self, ArchiveError> {
+        let file = File::open(path).map_err(|e| ArchiveError::io(path, e))?;
+        Self::from_source_scoped(
+            path,
+            Box::new(BufReader::with_capacity(64 * 1024, file)),
+            scope,
+        )
+    }
+
     /// Opens an archive from any seekable byte source; `path` names it in messages.
-    pub fn from_source(path: &Path, mut inner: Box<dyn ReadSeek>) -> Result<Self, ArchiveError> {
+    pub fn from_source(path: &Path, inner: Box<dyn ReadSeek>) -> Result<Self, ArchiveError> {
+        Self::from_source_scoped(path, inner, &Scope::All)
+    }
+
+    /// Like [`from_source`](Self::from_source), reading only what `scope` needs.
+    pub fn from_source_scoped(
+        path: &Path,
+        mut inner: Box<dyn ReadSeek>,
+        scope: &Scope,
+    ) -> Result<Self, ArchiveError> {
         let io = |e| ArchiveError::io(path, e);
         let len = inner.seek(SeekFrom::End(0)).map_err(io)?;
-        check_magic(path, &mut inner, len)?;
+        let version = check_magic(path, &mut inner, len)?;
         if len < 2 * BLOCK + TAIL_LEN {
             return Err(ArchiveError::corrupt(path, "archive is truncated"));
         }
@@ -291,6 +331,44 @@ impl ArchiveReader {
                 supported: FORMAT_VERSION,
             });
         }
+        if index.version != version || trailer.version != version {
+            return Err(ArchiveError::malformed(
+                path,
+                format!(
+                    "the magic says version {version}, the trailer {} and the index {}",
+                    trailer.version, index.version
+                ),
+            ));
+        }
+        let mut index = index;
+        let mut manifest = read_manifest(path, &mut inner, &index, len)?;
+        if manifest.version != version {
+            return Err(ArchiveError::malformed(
+                path,
+                format!("the manifest says version {}", manifest.version),
+            ));
+        }
+        if version >= 2 {
+            if !index.objects.is_empty() || !manifest.entries.is_empty() {
+                return Err(ArchiveError::malformed(
+                    path,
+                    "a version 2 index and manifest head list no objects or entries (v2 §4, §6)",
+                ));
+            }
+            let mut chunks = Chunks {
+                path,
+                inner: &mut inner,
+                len,
+            };
+            let (entries, rows) = chunks.load(&index, scope)?;
+            manifest.entries = entries;
+            index.objects = rows;
+        } else if !index.entry_chunks.is_empty() || !index.object_chunks.is_empty() {
+            return Err(ArchiveError::malformed(
+                path,
+                "a version 1 index has no chunks",
+            ));
+        }
         if index.objects.len() > MAX_ITEMS {
             return Err(ArchiveError::malformed(path, "too many objects in index"));
         }
@@ -305,7 +383,6 @@ impl ArchiveReader {
             by_id.insert(o.id, *o);
         }
         let frames = frame_tables(path, &index, &by_id)?;
-        let manifest = read_manifest(path, &mut inner, &index, len)?;
         // Spec §5.2 and §9: what a writer cannot produce is refused before any
         // command acts on it.
         let problems = super::manifest_problems(&manifest, &index);
@@ -326,7 +403,14 @@ impl ArchiveReader {
             by_id,
             frames,
             manifest,
+            version,
+            packs: Vec::new(),
         })
+    }
+
+    /// The archive's format version (spec §2).
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// The frame table of an object stored as several independent zstd frames
@@ -404,6 +488,28 @@ impl ArchiveReader {
                 path: self.path.clone(),
                 id: id.to_hex(),
             })?;
+        if let (Some(_), Some(start)) = (loc.pack, loc.start) {
+            let pack = self.pack(&loc)?;
+            let end = start
+                .checked_add(loc.size)
+                .filter(|e| *e <= pack.len() as u64)
+                .ok_or_else(|| {
+                    ArchiveError::corrupt(&self.path, format!("object {id} lies outside its pack"))
+                })?;
+            return Ok(ObjectReader {
+                source: Source::Slice {
+                    data: pack,
+                    pos: start as usize,
+                    end: end as usize,
+                },
+                hasher: Sha256::new(),
+                expect: *id,
+                expect_size: loc.size,
+                expect_stored: None,
+                seen: 0,
+                done: false,
+            });
+        }
         self.inner
             .seek(SeekFrom::Start(loc.offset))
             .map_err(|e| ArchiveError::io(&self.path, e))?;
@@ -414,7 +520,7 @@ impl ArchiveReader {
         let decoder =
             zstd::stream::read::Decoder::new(raw).map_err(|e| ArchiveError::io(&self.path, e))?;
         Ok(ObjectReader {
-            decoder,
+            source: Source::Stream(Box::new(decoder)),
             hasher: Sha256::new(),
             expect: *id,
             expect_size: loc.size,
@@ -422,6 +528,51 @@ impl ArchiveReader {
             seen: 0,
             done: false,
         })
+    }
+
+    /// The decompressed content of the pack an object row names (v2 §3): from the
+    /// cache, or read whole, checked against its stored SHA-256 and decompressed
+    /// to at most [`PACK_MAX`] bytes.
+    fn pack(&mut self, loc: &IndexObject) -> Result<Arc<Vec<u8>>, ArchiveError> {
+        if let Some(i) = self.packs.iter().position(|(at, _)| *at == loc.offset) {
+            let hit = self.packs.remove(i);
+            let data = Arc::clone(&hit.1);
+            self.packs.push(hit);
+            return Ok(data);
+        }
+        let corrupt = |why: String| ArchiveError::corrupt(&self.path, why);
+        let name = loc.pack.map(container::pack_member).unwrap_or_default();
+        if loc.length > max_stored_frame(PACK_MAX) {
+            return Err(corrupt(format!("{name}: stored length out of range")));
+        }
+        let mut stored = vec![0u8; loc.length as usize];
+        self.inner
+            .seek(SeekFrom::Start(loc.offset))
+            .and_then(|_| self.inner.read_exact(&mut stored))
+            .map_err(|e| ArchiveError::io(&self.path, e))?;
+        if Some(ObjectId::of_bytes(&stored)) != loc.stored_sha256 {
+            return Err(corrupt(format!(
+                "{name}: stored bytes fail their SHA-256 check"
+            )));
+        }
+        let mut data = Vec::with_capacity(PACK_MAX as usize + 1);
+        zstd::stream::read::Decoder::new(&stored[..])
+            .and_then(|d| d.take(PACK_MAX + 1).read_to_end(&mut data))
+            .map_err(|e| corrupt(format!("{name}: {e}")))?;
+        if data.len() as u64 > PACK_MAX {
+            return Err(corrupt(format!("{name}: decompresses to more than 1 MiB")));
+        }
+        let data = Arc::new(data);
+        if self.packs.len() >= PACK_CACHE {
+            self.packs.remove(0);
+        }
+        self.packs.push((loc.offset, Arc::clone(&data)));
+        Ok(data)
+    }
+
+    /// The decompressed length of the pack an object row names (v2 §3).
+    pub fn pack_len(&mut self, loc: &IndexObject) -> Result<u64, ArchiveError> {
+        Ok(self.pack(loc)?.len() as u64)
     }
 
     /// Reads the container from the start, header by header (spec §3), returning
@@ -556,7 +707,7 @@ fn header_block(bytes: &[u8]) -> [u8; 512] {
     b
 }
 
-fn check_magic(path: &Path, inner: &mut Box<dyn ReadSeek>, len: u64) -> Result<(), ArchiveError> {
+fn check_magic(path: &Path, inner: &mut Box<dyn ReadSeek>, len: u64) -> Result<u32, ArchiveError> {
     let not = |why: &str| ArchiveError::NotAnArchive {
         path: path.into(),
         why: why.into(),
@@ -599,7 +750,7 @@ fn check_magic(path: &Path, inner: &mut Box<dyn ReadSeek>, len: u64) -> Result<(
     if version == 0 {
         return Err(not("format version 0 does not exist"));
     }
-    Ok(())
+    Ok(version)
 }
 
 fn read_manifest(
@@ -674,7 +825,7 @@ impl Read for RawHashing<'_> {
 /// Streams one object's bytes and checks them at the end: the SHA-256 and size of
 /// the content, and (when the index records it) the SHA-256 of the stored bytes.
 pub struct ObjectReader<'a> {
-    decoder: zstd::stream::read::Decoder<'static, io::BufReader<RawHashing<'a>>>,
+    source: Source<'a>,
     hasher: Sha256,
     expect: ObjectId,
     expect_size: u64,
@@ -683,13 +834,40 @@ pub struct ObjectReader<'a> {
     done: bool,
 }
 
+/// Where an object reader's bytes come from.
+enum Source<'a> {
+    /// An object member, decompressed as it is read.
+    Stream(Box<zstd::stream::read::Decoder<'static, io::BufReader<RawHashing<'a>>>>),
+    /// A slice of a decompressed pack (v2 §3).
+    Slice {
+        data: Arc<Vec<u8>>,
+        pos: usize,
+        end: usize,
+    },
+}
+
+impl Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Stream(d) => d.read(buf),
+            Source::Slice { data, pos, end } => {
+                let n = buf.len().min(*end - *pos);
+                buf[..n].copy_from_slice(&data[*pos..*pos + n]);
+                *pos += n;
+                Ok(n)
+            }
+        }
+    }
+}
+
 impl ObjectReader<'_> {
-    /// Hashes whatever stored bytes the decoder left unread, then compares.
+    /// Hashes whatever stored bytes the decoder left unread, then compares. A pack's
+    /// stored bytes were checked when it was read.
     fn check_stored(&mut self) -> io::Result<()> {
-        let Some(expect) = self.expect_stored else {
+        let (Some(expect), Source::Stream(decoder)) = (self.expect_stored, &mut self.source) else {
             return Ok(());
         };
-        let raw = self.decoder.get_mut().get_mut();
+        let raw = decoder.get_mut().get_mut();
         io::copy(raw, &mut io::sink())?;
         let got = ObjectId::from_hasher(std::mem::take(&mut raw.hasher));
         if got != expect {
@@ -715,7 +893,7 @@ impl Read for ObjectReader<'_> {
         if self.done {
             return Ok(0);
         }
-        let n = self.decoder.read(buf).map_err(|e| {
+        let n = self.source.read(buf).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("object {}: {e}", self.expect),
@@ -751,3 +929,218 @@ pub use container::object_member;
 pub const FIXED_MEMBERS: [&str; 4] = [MAGIC_MEMBER, MANIFEST_MEMBER, INDEX_MEMBER, TRAILER_MEMBER];
 /// The index member's name in archives written before it was compressed.
 pub const PLAIN_INDEX_MEMBER: &str = container::PLAIN_INDEX_MEMBER;
+
+/// Reads the chunks of a version 2 archive (v2 §4-§6).
+struct Chunks<'a> {
+    path: &'a Path,
+    inner: &'a mut Box<dyn ReadSeek>,
+    len: u64,
+}
+
+impl Chunks<'_> {
+    /// The entries and object rows `scope` needs; rows in archive order.
+    fn load(
+        &mut self,
+        index: &Index,
+        scope: &Scope,
+    ) -> Result<(Vec<Entry>, Vec<IndexObject>), ArchiveError> {
+        self.check_list(&index.entry_chunks, "entry")?;
+        self.check_list(&index.object_chunks, "object")?;
+        let mut entries: Vec<Entry> = Vec::new();
+        match scope {
+            Scope::All => {
+                for (i, c) in index.entry_chunks.iter().enumerate() {
+                    entries.extend(self.read_entries(i, c)?);
+                }
+            }
+            Scope::Paths(paths) => {
+                let mut wanted = BTreeSet::new();
+                for p in paths {
+                    let mut p = p.as_slice();
+                    while p.len() > 1 && p.ends_with(b"/") {
+                        p = &p[..p.len() - 1];
+                    }
+                    // Everything under `p/` sorts before `p0` ('/' + 1 == '0').
+                    let mut end = p.to_vec();
+                    end.push(b'0');
+                    for (i, c) in index.entry_chunks.iter().enumerate() {
+                        if c.last.as_bytes() >= p && c.first.as_bytes() < end.as_slice() {
+                            wanted.insert(i);
+                        }
+                    }
+                }
+                let mut loaded = BTreeSet::new();
+                // Hard links name files that may sit in other chunks: read those too
+                // (a link never names a link, so two rounds settle it).
+                for _ in 0..3 {
+                    let todo: Vec<usize> = wanted.difference(&loaded).copied().collect();
+                    if todo.is_empty() {
+                        break;
+                    }
+                    for i in todo {
+                        let got = self.read_entries(i, &index.entry_chunks[i])?;
+                        for e in got.iter().filter(|e| e.kind == EntryType::Hardlink) {
+                            if let Some(l) = &e.link {
+                                if let Some(j) = find_chunk(&index.entry_chunks, l.as_bytes()) {
+                                    wanted.insert(j);
+                                }
+                            }
+                        }
+                        entries.extend(got);
+                        loaded.insert(i);
+                    }
+                }
+                entries.sort_by(|a, b| a.path.cmp(&b.path));
+            }
+        }
+        let mut rows: Vec<IndexObject> = Vec::new();
+        match scope {
+            Scope::All => {
+                for (i, c) in index.object_chunks.iter().enumerate() {
+                    rows.extend(self.read_rows(i, c)?);
+                }
+            }
+            Scope::Paths(_) => {
+                let mut want = BTreeSet::new();
+                for e in &entries {
+                    if let Some(id) = e.object {
+                        if let Some(i) = find_chunk(&index.object_chunks, id.to_hex().as_bytes()) {
+                            want.insert(i);
+                        }
+                    }
+                }
+                for i in want {
+                    rows.extend(self.read_rows(i, &index.object_chunks[i])?);
+                }
+            }
+        }
+        rows.sort_by_key(|r| (r.offset, r.start.unwrap_or(0)));
+        Ok((entries, rows))
+    }
+
+    /// The chunk list itself: keys in order without overlap, counts and locations
+    /// in range (v2 §6).
+    fn check_list(&self, list: &[Chunk], what: &str) -> Result<(), ArchiveError> {
+        let bad = |why: String| ArchiveError::malformed(self.path, format!("{what} chunks: {why}"));
+        if list.len() > MAX_ITEMS / CHUNK_ITEMS + 1 {
+            return Err(bad("too many".into()));
+        }
+        for (i, c) in list.iter().enumerate() {
+            if c.count == 0 || c.count > CHUNK_ITEMS as u64 {
+                return Err(bad(format!("chunk {} holds {} items", i + 1, c.count)));
+            }
+            if i + 1 < list.len() && c.count != CHUNK_ITEMS as u64 {
+                return Err(bad(format!("chunk {} is short but not last", i + 1)));
+            }
+            if c.first > c.last || (i > 0 && list[i - 1].last >= c.first) {
+                return Err(bad(format!("chunk {} is out of order", i + 1)));
+            }
+            if c.size > MAX_CHUNK_LEN || c.offset.saturating_add(c.length) > self.len {
+                return Err(ArchiveError::corrupt(
+                    self.path,
+                    format!("{what} chunk {} is out of range", i + 1),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one chunk's JSON and checks it against its index entry.
+    fn read_json(&mut self, c: &Chunk, name: &str) -> Result<Vec<u8>, ArchiveError> {
+        let corrupt = |why: &str| ArchiveError::corrupt(self.path, format!("{name}: {why}"));
+        let mut stored = vec![0u8; c.length as usize];
+        self.inner
+            .seek(SeekFrom::Start(c.offset))
+            .and_then(|_| self.inner.read_exact(&mut stored))
+            .map_err(|e| ArchiveError::io(self.path, e))?;
+        if ObjectId::of_bytes(&stored) != c.stored_sha256 {
+            return Err(corrupt("stored bytes fail their SHA-256 check"));
+        }
+        let mut json = Vec::with_capacity(c.size as usize + 1);
+        zstd::stream::read::Decoder::new(&stored[..])
+            .and_then(|d| d.take(c.size + 1).read_to_end(&mut json))
+            .map_err(|e| corrupt(&e.to_string()))?;
+        if json.len() as u64 != c.size || ObjectId::of_bytes(&json) != c.sha256 {
+            return Err(corrupt("content does not match the index's SHA-256"));
+        }
+        Ok(json)
+    }
+
+    fn read_entries(&mut self, i: usize, c: &Chunk) -> Result<Vec<Entry>, ArchiveError> {
+        let name = container::entry_chunk_member(i as u64 + 1);
+        let json = self.read_json(c, &name)?;
+        let entries: Vec<Entry> = json_from_bytes(&json)
+            .map_err(|e| ArchiveError::malformed(self.path, format!("{name}: {e}")))?;
+        check_keys(
+            self.path,
+            &name,
+            c,
+            entries.iter().map(|e| e.path.as_bytes()),
+        )?;
+        Ok(entries)
+    }
+
+    fn read_rows(&mut self, i: usize, c: &Chunk) -> Result<Vec<IndexObject>, ArchiveError> {
+        let name = container::object_chunk_member(i as u64 + 1);
+        let json = self.read_json(c, &name)?;
+        let rows: Vec<IndexObject> = json_from_bytes(&json)
+            .map_err(|e| ArchiveError::malformed(self.path, format!("{name}: {e}")))?;
+        let hex: Vec<String> = rows.iter().map(|r| r.id.to_hex()).collect();
+        check_keys(self.path, &name, c, hex.iter().map(|h| h.as_bytes()))?;
+        for r in &rows {
+            let ok = match (r.pack, r.start) {
+                (None, None) => true,
+                (Some(n), Some(start)) => {
+                    n > 0
+                        && r.stored_sha256.is_some()
+                        && start.checked_add(r.size).is_some_and(|e| e <= PACK_MAX)
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(ArchiveError::malformed(
+                    self.path,
+                    format!("{name}: object {} has a bad pack location", r.id),
+                ));
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// The items of a chunk: as many as its index entry says, strictly increasing,
+/// from its first key to its last.
+fn check_keys<'k>(
+    path: &Path,
+    name: &str,
+    c: &Chunk,
+    keys: impl Iterator<Item = &'k [u8]>,
+) -> Result<(), ArchiveError> {
+    let mut n = 0u64;
+    let mut prev: Option<&[u8]> = None;
+    let mut first = None;
+    for k in keys {
+        if prev.is_some_and(|p| p >= k) {
+            return Err(ArchiveError::malformed(
+                path,
+                format!("{name}: items are not sorted and unique"),
+            ));
+        }
+        first.get_or_insert(k);
+        prev = Some(k);
+        n += 1;
+    }
+    if n != c.count || first != Some(c.first.as_bytes()) || prev != Some(c.last.as_bytes()) {
+        return Err(ArchiveError::malformed(
+            path,
+            format!("{name}: does not match its index entry"),
+        ));
+    }
+    Ok(())
+}
+
+/// The chunk whose key range holds `key`, by binary search.
+fn find_chunk(list: &[Chunk], key: &[u8]) -> Option<usize> {
+    let i = list.partition_point(|c| c.last.as_bytes() < key);
+    (i < list.len() && list[i].first.as_bytes() <= key).then_some(i)
+}

@@ -7,8 +7,9 @@
 //! and hard-link targets that exist.
 
 use crate::{
-    ArchiveReader, EntryType, FIXED_MEMBERS, ObjectId, PLAIN_INDEX_MEMBER, ScannedMember,
-    expected_member_header, magic_bytes, object_member,
+    ArchiveReader, EntryType, FIXED_MEMBERS, IndexObject, ObjectId, PACK_MAX, PLAIN_INDEX_MEMBER,
+    ScannedMember, entry_chunk_member, expected_member_header, magic_bytes, object_chunk_member,
+    object_member, pack_member,
 };
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -70,6 +71,7 @@ pub fn verify_archive(reader: &mut ArchiveReader, on_object: &dyn Fn(u64)) -> Ve
     check_container(reader, &mut report);
     check_objects(reader, &mut report, on_object);
     check_frames(reader, &mut report);
+    check_packs(reader, &mut report);
     check_entries(reader, &mut report);
     report
 }
@@ -94,6 +96,41 @@ fn check_frames(reader: &mut ArchiveReader, report: &mut VerifyReport) {
                 Err(e) => report.push(Level::Error, object_member(&t.id), e.to_string()),
             }
             at += f.length;
+        }
+    }
+}
+
+/// Every pack's content exactly covered by its objects (v2 §3): contiguous from 0,
+/// nothing after the last, at most 1 MiB. The objects' own checks cover their bytes.
+fn check_packs(reader: &mut ArchiveReader, report: &mut VerifyReport) {
+    let mut packs: HashMap<u64, Vec<IndexObject>> = HashMap::new();
+    for o in reader.index().objects.iter().filter(|o| o.pack.is_some()) {
+        packs.entry(o.offset).or_default().push(*o);
+    }
+    let mut packs: Vec<_> = packs.into_values().collect();
+    packs.sort_by_key(|rows| rows[0].offset);
+    for mut rows in packs {
+        rows.sort_by_key(|r| (r.start, r.size));
+        let name = pack_member(rows[0].pack.unwrap_or(0));
+        let mut at = 0u64;
+        for r in &rows {
+            if r.pack != rows[0].pack || r.start != Some(at) {
+                report.push(
+                    Level::Error,
+                    name.clone(),
+                    format!("object {} does not follow the one before it", r.id),
+                );
+            }
+            at = r.start.unwrap_or(at).saturating_add(r.size);
+        }
+        match reader.pack_len(&rows[0]) {
+            Ok(len) if len == at && len <= PACK_MAX => {}
+            Ok(len) => report.push(
+                Level::Error,
+                name,
+                format!("decompresses to {len} bytes, its objects cover {at}"),
+            ),
+            Err(e) => report.push(Level::Error, name, e.to_string()),
         }
     }
 }
@@ -125,7 +162,11 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
             .iter()
             .chain(std::iter::once(&PLAIN_INDEX_MEMBER))
             .any(|f| f.as_bytes() == m.name.as_slice())
-            || (m.name.starts_with(b"objects/") && m.name.ends_with(b".zst"));
+            || (m.name.starts_with(b"objects/") && m.name.ends_with(b".zst"))
+            || (reader.version() >= 2
+                && [&b"packs/"[..], b"entries/", b"objects-index/"]
+                    .iter()
+                    .any(|p| m.name.starts_with(p)));
         if !known {
             report.push(Level::Error, shown, "unexpected member in the container");
         } else if m.typeflag != b'0' {
@@ -148,8 +189,45 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
         );
     }
     let mut in_index = HashSet::new();
+    for (i, c) in index.entry_chunks.iter().enumerate() {
+        let name = entry_chunk_member(i as u64 + 1);
+        in_index.insert(name.clone().into_bytes());
+        if by_name.get(name.as_bytes()) != Some(&(c.offset, c.length)) {
+            report.push(
+                Level::Error,
+                name,
+                "index entry does not match a container member",
+            );
+        }
+    }
+    for (i, c) in index.object_chunks.iter().enumerate() {
+        let name = object_chunk_member(i as u64 + 1);
+        in_index.insert(name.clone().into_bytes());
+        if by_name.get(name.as_bytes()) != Some(&(c.offset, c.length)) {
+            report.push(
+                Level::Error,
+                name,
+                "index entry does not match a container member",
+            );
+        }
+    }
+    // Packs are numbered from 1 in archive order (v2 §1).
+    let mut packs_seen = 0u64;
+    for m in members.iter().filter(|m| m.name.starts_with(b"packs/")) {
+        packs_seen += 1;
+        if m.name != pack_member(packs_seen).into_bytes() {
+            report.push(
+                Level::Error,
+                String::from_utf8_lossy(&m.name).into_owned(),
+                format!("pack is not numbered {packs_seen} (v2 §1)"),
+            );
+        }
+    }
     for o in &index.objects {
-        let name = object_member(&o.id);
+        let name = match o.pack {
+            Some(n) => pack_member(n),
+            None => object_member(&o.id),
+        };
         in_index.insert(name.clone().into_bytes());
         if by_name.get(name.as_bytes()) != Some(&(o.offset, o.length)) {
             report.push(
@@ -160,7 +238,8 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
         }
     }
     for m in &members {
-        if m.name.starts_with(b"objects/") && !in_index.contains(&m.name) {
+        let indexed = [&b"objects/"[..], b"packs/", b"entries/", b"objects-index/"];
+        if indexed.iter().any(|p| m.name.starts_with(p)) && !in_index.contains(&m.name) {
             report.push(
                 Level::Error,
                 String::from_utf8_lossy(&m.name).into_owned(),
@@ -198,7 +277,7 @@ fn check_fixed_contents(
     report: &mut VerifyReport,
 ) {
     if let Some(m) = members.first() {
-        let magic = magic_bytes();
+        let magic = magic_bytes(reader.version());
         let ok = m.length == magic.len() as u64
             && reader
                 .hash_stored(m.offset, m.length)
@@ -207,7 +286,7 @@ fn check_fixed_contents(
             report.push(
                 Level::Error,
                 "OCPVAULT",
-                "magic member is not exactly the v1 magic line",
+                "magic member is not exactly the magic line of its version",
             );
         }
     }

@@ -12,8 +12,9 @@ use super::container::{
     self, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TRAILER_MEMBER, member_header, padding,
 };
 use super::{
-    ArchiveError, Entry, FORMAT_VERSION, Frame, FrameTable, HostFacts, Index, IndexObject,
-    Manifest, ManifestLocation, ObjectId, SourceReport,
+    ArchiveError, ByteString, CHUNK_ITEMS, Chunk, Entry, FORMAT_VERSION, Frame, FrameTable,
+    HostFacts, Index, IndexObject, Manifest, ManifestLocation, ObjectId, PACK_MAX, PACK_OBJECT_MAX,
+    SourceReport,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -109,6 +110,9 @@ pub struct PreparedObject {
 }
 
 enum Prepared {
+    /// A small object's content, to be added to the open pack (v2 §3).
+    Packed(Vec<u8>),
+    /// A compressed object of its own member, held in memory.
     Memory(Vec<u8>),
     Spool(File, u64),
     /// Already in the archive as the tentative member at `header_at` (placeholder
@@ -167,6 +171,13 @@ pub struct ArchiveWriter {
     own_file: Option<(u64, u64)>,
     /// The cluster run id the manifest records (spec §5), if any.
     run_id: Option<String>,
+    /// The open pack (v2 §3): the content of its objects, and their ids.
+    pack: Vec<u8>,
+    pack_ids: Vec<ObjectId>,
+    /// Packs written so far; the open one is number `packs + 1`.
+    packs: u64,
+    /// Paths added so far, for `has_entry`.
+    paths: std::collections::HashSet<Vec<u8>>,
 }
 
 impl ArchiveWriter {
@@ -218,6 +229,10 @@ impl ArchiveWriter {
             broken: None,
             own_file,
             run_id: None,
+            pack: Vec::with_capacity(PACK_MAX as usize),
+            pack_ids: Vec::new(),
+            packs: 0,
+            paths: std::collections::HashSet::new(),
         };
         let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
         w.write_member(MAGIC_MEMBER, magic.as_bytes())
@@ -305,6 +320,15 @@ impl ArchiveWriter {
             .read_to_end(&mut head)?;
         let mut hasher = Sha256::new();
         hasher.update(&head);
+        if head.len() as u64 <= PACK_OBJECT_MAX {
+            // Packed: compressed with its neighbours when the pack is closed.
+            return Ok(PreparedObject {
+                id: ObjectId::from_hasher(hasher),
+                size: head.len() as u64,
+                data: Prepared::Packed(head),
+                frames: Vec::new(),
+            });
+        }
         if head.len() <= SMALL_OBJECT_MAX {
             // One compression context for all small objects: creating a context
             // per file is costly.
@@ -407,6 +431,9 @@ impl ArchiveWriter {
             self.settle().map_err(|e| self.io_err(e))?;
             return Ok(obj.id);
         }
+        if let Prepared::Packed(bytes) = obj.data {
+            return self.add_to_pack(obj.id, bytes);
+        }
         if direct.is_none() {
             self.settle().map_err(|e| self.io_err(e))?;
         }
@@ -427,6 +454,7 @@ impl ArchiveWriter {
                 self.tentative = None;
                 (data_at, length, stored)
             }
+            Prepared::Packed(_) => unreachable!("packed objects returned above"),
             Prepared::Memory(bytes) => {
                 let off = self
                     .write_member(&name, &bytes)
@@ -467,6 +495,8 @@ impl ArchiveWriter {
                 length,
                 size: obj.size,
                 stored_sha256: Some(stored),
+                pack: None,
+                start: None,
             },
         );
         if !obj.frames.is_empty() {
@@ -483,6 +513,86 @@ impl ArchiveWriter {
         Ok(obj.id)
     }
 
+    /// Appends a small object to the open pack, closing the pack first when the
+    /// object would take it over [`PACK_MAX`] (v2 §3).
+    fn add_to_pack(&mut self, id: ObjectId, bytes: Vec<u8>) -> Result<ObjectId, ArchiveError> {
+        if self.pack.len() as u64 + bytes.len() as u64 > PACK_MAX {
+            self.close_pack().map_err(|e| self.io_err(e))?;
+        }
+        let size = bytes.len() as u64;
+        self.objects.insert(
+            id,
+            IndexObject {
+                id,
+                // Set when the pack is written.
+                offset: 0,
+                length: 0,
+                size,
+                stored_sha256: None,
+                pack: Some(self.packs + 1),
+                start: Some(self.pack.len() as u64),
+            },
+        );
+        self.pack.extend_from_slice(&bytes);
+        self.pack_ids.push(id);
+        self.stats.objects += 1;
+        self.order.push(id);
+        Ok(id)
+    }
+
+    /// Compresses the open pack into one zstd frame, writes it as the next pack
+    /// member and completes the rows of its objects.
+    fn close_pack(&mut self) -> io::Result<()> {
+        if self.pack_ids.is_empty() {
+            return Ok(());
+        }
+        let compressed = self.small.compress(&self.pack)?;
+        let n = self.packs + 1;
+        let offset = self.write_member(&container::pack_member(n), &compressed)?;
+        let stored = ObjectId::of_bytes(&compressed);
+        for id in self.pack_ids.drain(..) {
+            if let Some(row) = self.objects.get_mut(&id) {
+                row.offset = offset;
+                row.length = compressed.len() as u64;
+                row.stored_sha256 = Some(stored);
+            }
+        }
+        self.packs = n;
+        self.pack.clear();
+        self.stats.bytes_stored += compressed.len() as u64;
+        Ok(())
+    }
+
+    /// Writes `items` as chunk members of at most [`CHUNK_ITEMS`] items each (v2 §4,
+    /// §5) and returns their index entries. `key` gives an item's sort key.
+    fn write_chunks<T: serde::Serialize>(
+        &mut self,
+        items: &[T],
+        member: fn(u64) -> String,
+        key: impl Fn(&T) -> ByteString,
+    ) -> io::Result<Vec<Chunk>> {
+        let mut out = Vec::with_capacity(items.len().div_ceil(CHUNK_ITEMS));
+        for (i, chunk) in items.chunks(CHUNK_ITEMS).enumerate() {
+            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+                continue;
+            };
+            let json = serde_json::to_vec(chunk)?;
+            let compressed = self.small.compress(&json)?;
+            let offset = self.write_member(&member(i as u64 + 1), &compressed)?;
+            out.push(Chunk {
+                first: key(first),
+                last: key(last),
+                count: chunk.len() as u64,
+                offset,
+                length: compressed.len() as u64,
+                size: json.len() as u64,
+                sha256: ObjectId::of_bytes(&json),
+                stored_sha256: ObjectId::of_bytes(&compressed),
+            });
+        }
+        Ok(out)
+    }
+
     /// Reads, hashes and stores an object in one step.
     pub fn add_object(&mut self, reader: &mut dyn Read) -> Result<ObjectId, ArchiveError> {
         let prepared = self.prepare_object(reader).map_err(|e| self.io_err(e))?;
@@ -491,6 +601,7 @@ impl ArchiveWriter {
 
     /// Adds a manifest entry. A `file` entry must name an object already committed.
     pub fn add_entry(&mut self, entry: Entry) {
+        self.paths.insert(entry.path.as_bytes().to_vec());
         self.entries.push(entry);
     }
 
@@ -502,7 +613,7 @@ impl ArchiveWriter {
 
     /// True when an entry with exactly this path was added.
     pub fn has_entry(&self, path: &[u8]) -> bool {
-        self.entries.iter().any(|e| e.path.as_bytes() == path)
+        self.paths.contains(path)
     }
 
     /// Records what a source did.
@@ -518,9 +629,25 @@ impl ArchiveWriter {
         options: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(PathBuf, WriteStats), ArchiveError> {
         self.settle().map_err(|e| self.io_err(e))?;
+        self.close_pack().map_err(|e| self.io_err(e))?;
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
         self.entries.dedup_by(|a, b| a.path == b.path);
         self.stats.entries = self.entries.len() as u64;
+        let entries = std::mem::take(&mut self.entries);
+        let entry_chunks = self
+            .write_chunks(&entries, container::entry_chunk_member, |e: &Entry| {
+                e.path.clone()
+            })
+            .map_err(|e| self.io_err(e))?;
+        drop(entries);
+        let mut rows: Vec<IndexObject> = self.objects.values().copied().collect();
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        let object_chunks = self
+            .write_chunks(&rows, container::object_chunk_member, |o: &IndexObject| {
+                ByteString(o.id.to_hex().into_bytes())
+            })
+            .map_err(|e| self.io_err(e))?;
+        drop(rows);
         let manifest = Manifest {
             format: "ocpvault-manifest".into(),
             version: FORMAT_VERSION,
@@ -530,7 +657,8 @@ impl ArchiveWriter {
             run_id: self.run_id.take(),
             options,
             sources: std::mem::take(&mut self.sources),
-            entries: std::mem::take(&mut self.entries),
+            // Version 2: the entries are in the chunks (v2 §4).
+            entries: Vec::new(),
         };
         let json = serde_json::to_vec(&manifest).map_err(|e| self.io_err(e.into()))?;
         let compressed =
@@ -548,12 +676,15 @@ impl ArchiveWriter {
                 sha256: ObjectId::of_bytes(&json),
                 stored_sha256: Some(ObjectId::of_bytes(&compressed)),
             },
-            objects: self.order.iter().map(|id| self.objects[id]).collect(),
+            // Version 2: the rows are in the object chunks (v2 §5).
+            objects: Vec::new(),
             frames: self
                 .order
                 .iter()
                 .filter_map(|id| self.frame_tables.remove(id))
                 .collect(),
+            entry_chunks,
+            object_chunks,
         };
         let ijson = serde_json::to_vec(&index).map_err(|e| self.io_err(e.into()))?;
         // Compressed: every command reads the index, so its size is the floor of

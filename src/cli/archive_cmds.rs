@@ -3,7 +3,9 @@
 use super::output::{self, escape, human_bytes, mode_string, print_json};
 use super::progress::ProgressMode;
 use super::{CliError, CmdResult, Outcome};
-use crate::archive::{ArchiveError, ArchiveReader, Entry, EntryType, SourceReport, format_mode};
+use crate::archive::{
+    ArchiveError, ArchiveReader, Entry, EntryType, Scope, SourceReport, format_mode,
+};
 use crate::crypto;
 use crate::outln;
 use crate::verify::{Level, verify_archive};
@@ -27,7 +29,14 @@ pub struct ReadArchive {
 impl ReadArchive {
     /// Opens the archive, decrypting it when needed.
     pub fn open(&self) -> Result<ArchiveReader, CliError> {
-        self.open_raw().map_err(|e| match e {
+        self.open_scoped(&Scope::All)
+    }
+
+    /// Opens the archive reading only what `scope` needs: for `Paths`, the entries
+    /// of those paths and beneath them and their objects' rows (formats/archive-v2.md
+    /// §6), so the cost does not grow with the number of entries.
+    pub fn open_scoped(&self, scope: &Scope) -> Result<ArchiveReader, CliError> {
+        self.open_raw_scoped(scope).map_err(|e| match e {
             OpenError::Archive(a) => open_error(a),
             OpenError::Cli(c) => c,
         })
@@ -36,6 +45,10 @@ impl ReadArchive {
     /// Like `open`, but keeps a damaged-archive error apart so verify can report it
     /// as a finding.
     pub fn open_raw(&self) -> Result<ArchiveReader, OpenError> {
+        self.open_raw_scoped(&Scope::All)
+    }
+
+    fn open_raw_scoped(&self, scope: &Scope) -> Result<ArchiveReader, OpenError> {
         let path = &self.archive;
         let encrypted = crypto::is_age_file(path)
             .map_err(|e| OpenError::Cli(CliError::new(format!("{}: {e}", path.display()))))?;
@@ -47,7 +60,7 @@ impl ReadArchive {
                     path.display()
                 ));
             }
-            return ArchiveReader::open(path).map_err(OpenError::Archive);
+            return ArchiveReader::open_scoped(path, scope).map_err(OpenError::Archive);
         }
         let keys = self.keys().map_err(OpenError::Cli)?;
         if keys.identities.is_empty() && keys.passphrase.is_none() {
@@ -70,7 +83,7 @@ impl ReadArchive {
                 None => err,
             })
         })?;
-        ArchiveReader::from_source(path, source).map_err(OpenError::Archive)
+        ArchiveReader::from_source_scoped(path, source, scope).map_err(OpenError::Archive)
     }
 
     /// True when the archive file is age-encrypted.
@@ -236,7 +249,9 @@ pub struct CatArgs {
 }
 
 pub fn cat(args: CatArgs) -> CmdResult {
-    let mut reader = args.input.open()?;
+    let mut reader = args
+        .input
+        .open_scoped(&Scope::Paths(vec![args.path.as_bytes().to_vec()]))?;
     let entry = reader
         .manifest()
         .entry(args.path.as_bytes())
@@ -309,7 +324,15 @@ pub struct InfoArgs {
 pub fn info(args: InfoArgs) -> CmdResult {
     let reader = args.input.open()?;
     let m = reader.manifest();
-    let stored: u64 = reader.index().objects.iter().map(|o| o.length).sum();
+    // A pack's length counts once, however many objects it holds.
+    let mut packs = std::collections::HashSet::new();
+    let stored: u64 = reader
+        .index()
+        .objects
+        .iter()
+        .filter(|o| o.pack.is_none() || packs.insert(o.offset))
+        .map(|o| o.length)
+        .sum();
     let content: u64 = reader.index().objects.iter().map(|o| o.size).sum();
     let encrypted = args.input.is_encrypted();
     // The size on disk: for an age file that is the encrypted size, not the plain

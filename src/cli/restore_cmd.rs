@@ -46,7 +46,15 @@ pub fn run(args: RestoreArgs, progress: &super::progress::ProgressMode) -> CmdRe
     if !relative.is_empty() {
         return Err(output::not_in_archive(&relative));
     }
-    let mut reader = args.input.open()?;
+    // Named paths: read only their entry chunks and object rows
+    // (formats/archive-v2.md §6), so one file costs the same in any archive.
+    let mut reader = if args.paths.is_empty() {
+        args.input.open()?
+    } else {
+        let paths = args.paths.iter().map(|p| p.as_bytes().to_vec()).collect();
+        args.input
+            .open_scoped(&crate::archive::Scope::Paths(paths))?
+    };
     let target = match &args.target {
         Some(t) if !t.is_absolute() => Some(
             std::env::current_dir()

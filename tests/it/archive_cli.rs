@@ -373,12 +373,28 @@ fn object_of(archive: &Path, path: &str) -> String {
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!(
-            "tar -xOf '{}' manifest.json.zst | zstd -dc | jq -r --arg p '{path}' '.entries[] | select(.path == $p) | .object'",
+            "tar -xOf '{}' --wildcards 'entries/*' | zstd -dc | jq -r --arg p '{path}' '.[] | select(.path == $p) | .object'",
             archive.display()
         ))
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The member that stores an object: its pack (formats/archive-v2.md §5) or its own.
+fn member_of(archive: &Path, id: &str) -> String {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "tar -xOf '{}' --wildcards 'objects-index/*' | zstd -dc | jq -r --arg id '{id}' '.[] | select(.id == $id) | .pack // empty'",
+            archive.display()
+        ))
+        .output()
+        .unwrap();
+    match String::from_utf8(out.stdout).unwrap().trim() {
+        "" => format!("objects/{id}.zst"),
+        n => format!("packs/{:08}.zst", n.parse::<u64>().unwrap()),
+    }
 }
 
 #[test]
@@ -388,11 +404,17 @@ fn a_changed_byte_is_caught_by_verify_and_refused_by_restore() {
     }
     let dir = tempfile::tempdir().unwrap();
     let root = demo_tree(dir.path());
+    // Over the pack limit (formats/archive-v2.md §2): a member of its own, which the
+    // damage to the pack below does not touch.
+    let big = join(&root, "/etc/origin/master/big.log");
+    fs::write(&big, crate::common::incompressible(300 * 1024, 7)).unwrap();
     let archive = snapshot(&root, dir.path(), &[]);
     let a = archive.to_str().unwrap();
     let id = object_of(&archive, "/etc/origin/master/master-config.yaml");
     assert_eq!(id.len(), 64);
-    flip_byte_in_member(&archive, &format!("objects/{id}.zst"), 20);
+    let member = member_of(&archive, &id);
+    assert!(member.starts_with("packs/"), "{member}");
+    flip_byte_in_member(&archive, &member, 20);
 
     let out = ocpvault(&["verify", a]);
     assert_eq!(out.status.code(), Some(1));
@@ -429,8 +451,12 @@ fn a_changed_byte_is_caught_by_verify_and_refused_by_restore() {
         .filter(|p| p.to_string_lossy().contains(".ocpvault-tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
-    // Other files of the subtree were restored.
-    assert!(join(&target, "/etc/origin/master/ca.crt").is_file());
+    // A damaged pack takes every file in it (up to 1 MiB of small files) with it;
+    // files stored elsewhere are restored.
+    assert_eq!(
+        fs::read(join(&target, "/etc/origin/master/big.log")).unwrap(),
+        fs::read(&big).unwrap()
+    );
 }
 
 #[test]
@@ -459,22 +485,22 @@ fn newer_format_version_is_refused_clearly() {
     let root = demo_tree(dir.path());
     let archive = snapshot(&root, dir.path(), &[]);
     let mut bytes = fs::read(&archive).unwrap();
-    let magic = b"ocpvault-archive 1\n";
+    let magic = b"ocpvault-archive 2\n";
     assert_eq!(&bytes[512..512 + magic.len()], magic);
-    bytes[512 + 17] = b'2';
+    bytes[512 + 17] = b'3';
     fs::write(&archive, bytes).unwrap();
     let out = ocpvault(&["ls", archive.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("archive format version 2 is newer than this ocpvault supports (1)"),
+        err.contains("archive format version 3 is newer than this ocpvault supports (2)"),
         "{err}"
     );
     assert!(err.contains("hint: upgrade ocpvault"), "{err}");
 }
 
 #[test]
-fn gnu_tar_lists_the_container_and_the_recovery_recipe_recovers_a_file() {
+fn recovery_recipe_recovers_a_packed_file() {
     if !have_tool("jq", "jq") || !have_tool("zstd", "zstd") || !have_tool("sha256sum", "coreutils")
     {
         return;
@@ -492,13 +518,16 @@ fn gnu_tar_lists_the_container_and_the_recovery_recipe_recovers_a_file() {
     assert_eq!(names.first(), Some(&"OCPVAULT"));
     assert_eq!(names.last(), Some(&"TRAILER"));
     assert!(names.contains(&"manifest.json.zst") && names.contains(&"index.json.zst"));
+    // master-config.yaml is small, so it is in a pack (formats/archive-v2.md §2).
+    let id = object_of(&archive, "/etc/origin/master/master-config.yaml");
+    assert!(member_of(&archive, &id).starts_with("packs/"));
 
-    // The recipe from formats/archive-v1.md §11, extracted from the spec itself.
+    // The recipe from formats/archive-v2.md §8, extracted from the spec itself.
     let spec =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("formats/archive-v1.md"))
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("formats/archive-v2.md"))
             .unwrap();
     let section = spec
-        .split("## 11. Recovery without ocpvault")
+        .split("## 8. Recovery without ocpvault")
         .nth(1)
         .unwrap();
     let script = section
@@ -522,9 +551,9 @@ fn gnu_tar_lists_the_container_and_the_recovery_recipe_recovers_a_file() {
         .output()
         .unwrap();
     let text = stdout_ok(&out);
-    assert!(text.contains("master-config.yaml: OK"), "{text}");
+    assert!(text.contains("out: OK"), "{text}");
     assert_eq!(
-        fs::read(dir.path().join("recover/master-config.yaml")).unwrap(),
+        fs::read(dir.path().join("recover/out")).unwrap(),
         fs::read(join(&root, "/etc/origin/master/master-config.yaml")).unwrap()
     );
 }
@@ -556,7 +585,20 @@ fn identical_contents_are_stored_once() {
             .output()
             .unwrap(),
     );
-    let objects = list.lines().filter(|l| l.starts_with("objects/")).count() as u64;
+    let own = list.lines().filter(|l| l.starts_with("objects/")).count() as u64;
+    let reader = ocpvault::archive::ArchiveReader::open(Path::new(archive)).unwrap();
+    let objects = reader.index().objects.len() as u64;
+    let packed = reader
+        .index()
+        .objects
+        .iter()
+        .filter(|o| o.pack.is_some())
+        .count() as u64;
+    assert_eq!(own + packed, objects);
+    assert!(
+        packed > 0 && list.lines().any(|l| l.starts_with("packs/")),
+        "{list}"
+    );
     assert_eq!(objects, v["stats"]["objects"].as_u64().unwrap());
     let files = v["stats"]["entries"].as_u64().unwrap();
     assert!(objects < files);
