@@ -50,9 +50,9 @@ const PACK_CACHE: usize = 4;
 pub enum Scope {
     /// Every entry and object row.
     All,
-    /// Only the entry chunks that hold these paths and whatever lies beneath them
-    /// (plus the files their hard links name), and the object rows those entries
-    /// need: the manifest then holds a sorted subset of the entries.
+    /// Only the entries of these paths and whatever lies beneath them, plus the
+    /// files their hard links name, read from the chunks that hold them, and the
+    /// object rows those entries need: the manifest then holds that sorted subset.
     Paths(Vec<Vec<u8>>),
 }
 
@@ -956,10 +956,7 @@ impl Chunks<'_> {
             Scope::Paths(paths) => {
                 let mut wanted = BTreeSet::new();
                 for p in paths {
-                    let mut p = p.as_slice();
-                    while p.len() > 1 && p.ends_with(b"/") {
-                        p = &p[..p.len() - 1];
-                    }
+                    let p = trim_slashes(p);
                     // Everything under `p/` sorts before `p0` ('/' + 1 == '0').
                     let mut end = p.to_vec();
                     end.push(b'0');
@@ -969,26 +966,49 @@ impl Chunks<'_> {
                         }
                     }
                 }
-                let mut loaded = BTreeSet::new();
-                // Hard links name files that may sit in other chunks: read those too
-                // (a link never names a link, so two rounds settle it).
-                for _ in 0..3 {
-                    let todo: Vec<usize> = wanted.difference(&loaded).copied().collect();
-                    if todo.is_empty() {
-                        break;
-                    }
-                    for i in todo {
-                        let got = self.read_entries(i, &index.entry_chunks[i])?;
-                        for e in got.iter().filter(|e| e.kind == EntryType::Hardlink) {
-                            if let Some(l) = &e.link {
-                                if let Some(j) = find_chunk(&index.entry_chunks, l.as_bytes()) {
-                                    wanted.insert(j);
-                                }
-                            }
+                let trimmed: Vec<&[u8]> = paths.iter().map(|p| trim_slashes(p)).collect();
+                let matches = |e: &Entry| {
+                    let ep = e.path.as_bytes();
+                    trimmed.iter().any(|p| {
+                        ep == *p
+                            || *p == b"/"
+                            || (ep.starts_with(p) && ep.get(p.len()) == Some(&b'/'))
+                    })
+                };
+                let mut links = BTreeSet::new();
+                for &i in &wanted {
+                    let got = self.read_entries(i, &index.entry_chunks[i])?;
+                    for e in got.into_iter().filter(|e| matches(e)) {
+                        if let (EntryType::Hardlink, Some(l)) = (e.kind, &e.link) {
+                            links.insert(l.as_bytes().to_vec());
                         }
-                        entries.extend(got);
-                        loaded.insert(i);
+                        entries.push(e);
                     }
+                }
+                // Hard links name files that may sit in other chunks (a link never
+                // names a link, so one round settles it).
+                entries.sort_by(|a, b| a.path.cmp(&b.path));
+                let missing: Vec<Vec<u8>> = links
+                    .into_iter()
+                    .filter(|l| {
+                        entries
+                            .binary_search_by(|e| e.path.as_bytes().cmp(l.as_slice()))
+                            .is_err()
+                    })
+                    .collect();
+                let mut extra = BTreeSet::new();
+                for l in &missing {
+                    if let Some(j) = find_chunk(&index.entry_chunks, l) {
+                        extra.insert(j);
+                    }
+                }
+                for j in extra {
+                    let got = self.read_entries(j, &index.entry_chunks[j])?;
+                    entries.extend(got.into_iter().filter(|e| {
+                        missing
+                            .binary_search_by(|l| l.as_slice().cmp(e.path.as_bytes()))
+                            .is_ok()
+                    }));
                 }
                 entries.sort_by(|a, b| a.path.cmp(&b.path));
             }
@@ -1137,6 +1157,14 @@ fn check_keys<'k>(
         ));
     }
     Ok(())
+}
+
+/// A path without trailing slashes ("/" stays "/").
+fn trim_slashes(mut p: &[u8]) -> &[u8] {
+    while p.len() > 1 && p.ends_with(b"/") {
+        p = &p[..p.len() - 1];
+    }
+    p
 }
 
 /// The chunk whose key range holds `key`, by binary search.

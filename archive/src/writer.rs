@@ -176,8 +176,6 @@ pub struct ArchiveWriter {
     pack_ids: Vec<ObjectId>,
     /// Packs written so far; the open one is number `packs + 1`.
     packs: u64,
-    /// Paths added so far, for `has_entry`.
-    paths: std::collections::HashSet<Vec<u8>>,
 }
 
 impl ArchiveWriter {
@@ -232,7 +230,6 @@ impl ArchiveWriter {
             pack: Vec::with_capacity(PACK_MAX as usize),
             pack_ids: Vec::new(),
             packs: 0,
-            paths: std::collections::HashSet::new(),
         };
         let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
         w.write_member(MAGIC_MEMBER, magic.as_bytes())
@@ -601,7 +598,6 @@ impl ArchiveWriter {
 
     /// Adds a manifest entry. A `file` entry must name an object already committed.
     pub fn add_entry(&mut self, entry: Entry) {
-        self.paths.insert(entry.path.as_bytes().to_vec());
         self.entries.push(entry);
     }
 
@@ -613,7 +609,7 @@ impl ArchiveWriter {
 
     /// True when an entry with exactly this path was added.
     pub fn has_entry(&self, path: &[u8]) -> bool {
-        self.paths.contains(path)
+        self.entries.iter().any(|e| e.path.as_bytes() == path)
     }
 
     /// Records what a source did.
@@ -641,7 +637,7 @@ impl ArchiveWriter {
             .map_err(|e| self.io_err(e))?;
         drop(entries);
         let mut rows: Vec<IndexObject> = self.objects.values().copied().collect();
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows.sort_by_key(|r| r.id);
         let object_chunks = self
             .write_chunks(&rows, container::object_chunk_member, |o: &IndexObject| {
                 ByteString(o.id.to_hex().into_bytes())
