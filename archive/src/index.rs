@@ -15,12 +15,41 @@ pub struct Index {
     /// (spec §4.1), in archive order. Absent in archives written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<FrameTable>,
+    /// Version 2: where pack `n` is, at position `n - 1` (v2 §3, §6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packs: Vec<PackLocation>,
     /// Version 2: where the entry chunks are (v2 §4, §6), in path order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entry_chunks: Vec<Chunk>,
     /// Version 2: where the object chunks are (v2 §5, §6), in id order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub object_chunks: Vec<Chunk>,
+}
+
+/// Where one pack member's data is (v2 §6).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct PackLocation {
+    pub offset: u64,
+    pub length: u64,
+    pub stored_sha256: ObjectId,
+}
+
+/// One row of an object chunk as stored (v2 §5): an object with its own member has
+/// `offset`, `length` and `stored_sha256`; a packed one `pack` and `start`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ChunkRow {
+    pub id: ObjectId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_sha256: Option<ObjectId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
 }
 
 /// One chunk member of a version 2 archive (v2 §6): its keys, item count, where its
@@ -76,8 +105,8 @@ pub struct IndexObject {
     /// SHA-256 of the member data as stored (compressed); spec §6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_sha256: Option<ObjectId>,
-    /// Version 2: the pack the object is stored in (v2 §3, §5); `offset`, `length`
-    /// and `stored_sha256` then describe the pack member.
+    /// Version 2: the pack the object is stored in (v2 §3, §5). A reader fills
+    /// `offset`, `length` and `stored_sha256` with the pack member's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pack: Option<u64>,
     /// Version 2: where the object's content starts in its decompressed pack.

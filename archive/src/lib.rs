@@ -61,7 +61,9 @@ pub use bytes::{ByteString, base64_bytes};
 pub use container::{entry_chunk_member, object_chunk_member, pack_member};
 pub use error::ArchiveError;
 pub use id::ObjectId;
-pub use index::{Chunk, Frame, FrameTable, Index, IndexObject, ManifestLocation};
+pub use index::{
+    Chunk, ChunkRow, Frame, FrameTable, Index, IndexObject, ManifestLocation, PackLocation,
+};
 pub use manifest::{
     Entry, EntryType, FailedItem, HostFacts, MAX_RUN_ID_LEN, Manifest, RESERVED_PREFIX, Rdev,
     SkippedItem, SourceReport, SourceStatus, Xattr, format_mode, format_time, is_normalized_path,

@@ -8,8 +8,8 @@ use super::container::{
     self, BLOCK, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TAIL_LEN, TRAILER_LEN, TRAILER_MEMBER,
 };
 use super::{
-    ArchiveError, CHUNK_ITEMS, Chunk, Entry, EntryType, FORMAT_VERSION, FrameTable, Index,
-    IndexObject, MAX_CHUNK_LEN, MAX_ITEMS, Manifest, ObjectId, PACK_MAX,
+    ArchiveError, CHUNK_ITEMS, Chunk, ChunkRow, Entry, EntryType, FORMAT_VERSION, FrameTable,
+    Index, IndexObject, MAX_CHUNK_LEN, MAX_ITEMS, Manifest, ObjectId, PACK_MAX, PackLocation,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -31,7 +31,8 @@ pub struct ArchiveReader {
     inner: Box<dyn ReadSeek>,
     len: u64,
     index: Index,
-    by_id: HashMap<ObjectId, IndexObject>,
+    /// Object id -> position of its row in `index.objects`.
+    by_id: HashMap<ObjectId, u32>,
     /// Object id -> position of its table in `index.frames`.
     frames: HashMap<ObjectId, usize>,
     manifest: Manifest,
@@ -66,13 +67,13 @@ const MAX_FRAME_SIZE: u64 = 64 * 1024 * 1024;
 fn frame_tables(
     path: &Path,
     index: &Index,
-    by_id: &HashMap<ObjectId, IndexObject>,
+    by_id: &HashMap<ObjectId, u32>,
 ) -> Result<HashMap<ObjectId, usize>, ArchiveError> {
     let mut out = HashMap::with_capacity(index.frames.len());
     for (i, t) in index.frames.iter().enumerate() {
         let bad =
             |why: String| ArchiveError::malformed(path, format!("frame table of {}: {why}", t.id));
-        let Some(loc) = by_id.get(&t.id) else {
+        let Some(loc) = by_id.get(&t.id).map(|i| &index.objects[*i as usize]) else {
             return Err(bad("no such object".into()));
         };
         if !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&t.frame_size) {
@@ -373,14 +374,15 @@ impl ArchiveReader {
             return Err(ArchiveError::malformed(path, "too many objects in index"));
         }
         let mut by_id = HashMap::with_capacity(index.objects.len());
-        for o in &index.objects {
+        for (i, o) in index.objects.iter().enumerate() {
             if o.offset.saturating_add(o.length) > len {
                 return Err(ArchiveError::corrupt(
                     path,
                     format!("object {} lies outside the archive", o.id),
                 ));
             }
-            by_id.insert(o.id, *o);
+            // MAX_ITEMS (checked above) fits in u32.
+            by_id.insert(o.id, i as u32);
         }
         let frames = frame_tables(path, &index, &by_id)?;
         // Spec §5.2 and §9: what a writer cannot produce is refused before any
@@ -424,7 +426,7 @@ impl ArchiveReader {
     /// the SHA-256 of its stored bytes against the frame table. The whole object's
     /// content hash cannot be checked by a partial read; `verify` checks it.
     pub fn into_framed_object(self, id: &ObjectId) -> Result<FramedObject, ArchiveError> {
-        let (Some(loc), Some(table)) = (self.by_id.get(id), self.frame_table(id)) else {
+        let (Some(loc), Some(table)) = (self.object_location(id), self.frame_table(id)) else {
             return Err(ArchiveError::malformed(
                 &self.path,
                 format!("object {id} has no frame table"),
@@ -475,15 +477,14 @@ impl ArchiveReader {
 
     /// Location of an object, if the index lists it.
     pub fn object_location(&self, id: &ObjectId) -> Option<&IndexObject> {
-        self.by_id.get(id)
+        self.by_id.get(id).map(|i| &self.index.objects[*i as usize])
     }
 
     /// Opens an object for reading. The reader decompresses, and at the end checks the
     /// size and SHA-256; a mismatch is an `InvalidData` error from `read`.
     pub fn open_object(&mut self, id: &ObjectId) -> Result<ObjectReader<'_>, ArchiveError> {
         let loc = *self
-            .by_id
-            .get(id)
+            .object_location(id)
             .ok_or_else(|| ArchiveError::MissingObject {
                 path: self.path.clone(),
                 id: id.to_hex(),
@@ -945,6 +946,15 @@ impl Chunks<'_> {
         scope: &Scope,
     ) -> Result<(Vec<Entry>, Vec<IndexObject>), ArchiveError> {
         self.check_list(&index.entry_chunks, "entry")?;
+        for (i, p) in index.packs.iter().enumerate() {
+            if p.length > max_stored_frame(PACK_MAX) || p.offset.saturating_add(p.length) > self.len
+            {
+                return Err(ArchiveError::corrupt(
+                    self.path,
+                    format!("{} is out of range", container::pack_member(i as u64 + 1)),
+                ));
+            }
+        }
         self.check_list(&index.object_chunks, "object")?;
         let mut entries: Vec<Entry> = Vec::new();
         match scope {
@@ -1017,7 +1027,7 @@ impl Chunks<'_> {
         match scope {
             Scope::All => {
                 for (i, c) in index.object_chunks.iter().enumerate() {
-                    rows.extend(self.read_rows(i, c)?);
+                    rows.extend(self.read_rows(i, c, &index.packs)?);
                 }
             }
             Scope::Paths(_) => {
@@ -1030,7 +1040,7 @@ impl Chunks<'_> {
                     }
                 }
                 for i in want {
-                    rows.extend(self.read_rows(i, &index.object_chunks[i])?);
+                    rows.extend(self.read_rows(i, &index.object_chunks[i], &index.packs)?);
                 }
             }
         }
@@ -1100,31 +1110,75 @@ impl Chunks<'_> {
         Ok(entries)
     }
 
-    fn read_rows(&mut self, i: usize, c: &Chunk) -> Result<Vec<IndexObject>, ArchiveError> {
+    /// Reads one object chunk; a packed row gets its pack member's location from
+    /// the index's pack table (v2 §5, §6).
+    fn read_rows(
+        &mut self,
+        i: usize,
+        c: &Chunk,
+        packs: &[PackLocation],
+    ) -> Result<Vec<IndexObject>, ArchiveError> {
         let name = container::object_chunk_member(i as u64 + 1);
         let json = self.read_json(c, &name)?;
-        let rows: Vec<IndexObject> = json_from_bytes(&json)
+        let rows: Vec<ChunkRow> = json_from_bytes(&json)
             .map_err(|e| ArchiveError::malformed(self.path, format!("{name}: {e}")))?;
         let hex: Vec<String> = rows.iter().map(|r| r.id.to_hex()).collect();
         check_keys(self.path, &name, c, hex.iter().map(|h| h.as_bytes()))?;
-        for r in &rows {
-            let ok = match (r.pack, r.start) {
-                (None, None) => true,
-                (Some(n), Some(start)) => {
-                    n > 0
-                        && r.stored_sha256.is_some()
-                        && start.checked_add(r.size).is_some_and(|e| e <= PACK_MAX)
-                }
-                _ => false,
-            };
-            if !ok {
-                return Err(ArchiveError::malformed(
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let bad = || {
+                ArchiveError::malformed(
                     self.path,
-                    format!("{name}: object {} has a bad pack location", r.id),
-                ));
-            }
+                    format!("{name}: object {} has a bad location", r.id),
+                )
+            };
+            let row = match r {
+                ChunkRow {
+                    offset: Some(offset),
+                    length: Some(length),
+                    stored_sha256: Some(stored),
+                    pack: None,
+                    start: None,
+                    ..
+                } => IndexObject {
+                    id: r.id,
+                    offset,
+                    length,
+                    size: r.size,
+                    stored_sha256: Some(stored),
+                    pack: None,
+                    start: None,
+                },
+                ChunkRow {
+                    offset: None,
+                    length: None,
+                    stored_sha256: None,
+                    pack: Some(n),
+                    start: Some(start),
+                    ..
+                } => {
+                    let loc = n
+                        .checked_sub(1)
+                        .and_then(|k| packs.get(k as usize))
+                        .ok_or_else(bad)?;
+                    if start.checked_add(r.size).is_none_or(|e| e > PACK_MAX) {
+                        return Err(bad());
+                    }
+                    IndexObject {
+                        id: r.id,
+                        offset: loc.offset,
+                        length: loc.length,
+                        size: r.size,
+                        stored_sha256: Some(loc.stored_sha256),
+                        pack: Some(n),
+                        start: Some(start),
+                    }
+                }
+                _ => return Err(bad()),
+            };
+            out.push(row);
         }
-        Ok(rows)
+        Ok(out)
     }
 }
 

@@ -12,14 +12,15 @@ use super::container::{
     self, INDEX_MEMBER, MAGIC_MEMBER, MANIFEST_MEMBER, TRAILER_MEMBER, member_header, padding,
 };
 use super::{
-    ArchiveError, ByteString, CHUNK_ITEMS, Chunk, Entry, FORMAT_VERSION, Frame, FrameTable,
-    HostFacts, Index, IndexObject, Manifest, ManifestLocation, ObjectId, PACK_MAX, PACK_OBJECT_MAX,
-    SourceReport,
+    ArchiveError, ByteString, CHUNK_ITEMS, Chunk, ChunkRow, Entry, FORMAT_VERSION, Frame,
+    FrameTable, HostFacts, Index, IndexObject, Manifest, ManifestLocation, ObjectId, PACK_MAX,
+    PACK_OBJECT_MAX, PackLocation, SourceReport,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Objects up to this size are compressed in memory; larger ones are spooled.
@@ -153,10 +154,17 @@ pub struct ArchiveWriter {
     dir: PathBuf,
     final_path: PathBuf,
     tmp: tempfile::TempPath,
-    objects: HashMap<ObjectId, IndexObject>,
+    /// Every committed object: compact, so 200,000 of them take a few MiB.
+    objects: HashMap<ObjectId, Slot>,
+    /// Rows of the objects with a member of their own, in archive order.
+    own: Vec<IndexObject>,
+    /// Where each written pack is (pack `n` at `n - 1`).
+    pack_locs: Vec<PackLocation>,
     frame_tables: HashMap<ObjectId, FrameTable>,
-    order: Vec<ObjectId>,
-    entries: Vec<Entry>,
+    /// Framed objects in archive order.
+    framed: Vec<ObjectId>,
+    /// The entries, spilled as JSON (see [`EntrySpill`]).
+    entries: EntrySpill,
     sources: Vec<SourceReport>,
     stats: WriteStats,
     small: zstd::bulk::Compressor<'static>,
@@ -171,11 +179,10 @@ pub struct ArchiveWriter {
     own_file: Option<(u64, u64)>,
     /// The cluster run id the manifest records (spec §5), if any.
     run_id: Option<String>,
-    /// The open pack (v2 §3): the content of its objects, and their ids.
+    /// The open pack (v2 §3): the content of its objects.
     pack: Vec<u8>,
-    pack_ids: Vec<ObjectId>,
-    /// Packs written so far; the open one is number `packs + 1`.
-    packs: u64,
+    /// True when the open pack holds at least one object.
+    pack_open: bool,
 }
 
 impl ArchiveWriter {
@@ -208,6 +215,7 @@ impl ArchiveWriter {
         let inner = wrap(BufWriter::with_capacity(IO_BUF, file))
             .map_err(|e| ArchiveError::io(final_path, e))?;
         let opts_level = opts.level;
+        let dir_for_spill = dir.clone();
         let mut w = Self {
             out: Counting { inner, pos: 0 },
             opts,
@@ -215,9 +223,12 @@ impl ArchiveWriter {
             final_path: final_path.to_path_buf(),
             tmp,
             objects: HashMap::new(),
+            own: Vec::new(),
+            pack_locs: Vec::new(),
             frame_tables: HashMap::new(),
-            order: Vec::new(),
-            entries: Vec::new(),
+            framed: Vec::new(),
+            entries: EntrySpill::new(&dir_for_spill)
+                .map_err(|e| ArchiveError::io(&dir_for_spill, e))?,
             sources: Vec::new(),
             stats: WriteStats::default(),
             small: zstd::bulk::Compressor::new(opts_level)
@@ -228,8 +239,7 @@ impl ArchiveWriter {
             own_file,
             run_id: None,
             pack: Vec::with_capacity(PACK_MAX as usize),
-            pack_ids: Vec::new(),
-            packs: 0,
+            pack_open: false,
         };
         let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
         w.write_member(MAGIC_MEMBER, magic.as_bytes())
@@ -484,19 +494,18 @@ impl ArchiveWriter {
         };
         self.stats.bytes_stored += length;
         self.stats.objects += 1;
-        self.objects.insert(
-            obj.id,
-            IndexObject {
-                id: obj.id,
-                offset,
-                length,
-                size: obj.size,
-                stored_sha256: Some(stored),
-                pack: None,
-                start: None,
-            },
-        );
+        self.objects.insert(obj.id, Slot::Own(self.own.len()));
+        self.own.push(IndexObject {
+            id: obj.id,
+            offset,
+            length,
+            size: obj.size,
+            stored_sha256: Some(stored),
+            pack: None,
+            start: None,
+        });
         if !obj.frames.is_empty() {
+            self.framed.push(obj.id);
             self.frame_tables.insert(
                 obj.id,
                 FrameTable {
@@ -506,7 +515,6 @@ impl ArchiveWriter {
                 },
             );
         }
-        self.order.push(obj.id);
         Ok(obj.id)
     }
 
@@ -516,78 +524,143 @@ impl ArchiveWriter {
         if self.pack.len() as u64 + bytes.len() as u64 > PACK_MAX {
             self.close_pack().map_err(|e| self.io_err(e))?;
         }
-        let size = bytes.len() as u64;
+        // An empty object still opens a pack (it is stored in one, at its end).
+        self.pack_open = true;
+        // Both fit in u32: a pack holds at most PACK_MAX bytes.
         self.objects.insert(
             id,
-            IndexObject {
-                id,
-                // Set when the pack is written.
-                offset: 0,
-                length: 0,
-                size,
-                stored_sha256: None,
-                pack: Some(self.packs + 1),
-                start: Some(self.pack.len() as u64),
+            Slot::Packed {
+                pack: self.pack_locs.len() + 1,
+                start: self.pack.len() as u32,
+                size: bytes.len() as u32,
             },
         );
         self.pack.extend_from_slice(&bytes);
-        self.pack_ids.push(id);
         self.stats.objects += 1;
-        self.order.push(id);
         Ok(id)
     }
 
     /// Compresses the open pack into one zstd frame, writes it as the next pack
-    /// member and completes the rows of its objects.
+    /// member and records where it is.
     fn close_pack(&mut self) -> io::Result<()> {
-        if self.pack_ids.is_empty() {
+        if !self.pack_open {
             return Ok(());
         }
         let compressed = self.small.compress(&self.pack)?;
-        let n = self.packs + 1;
+        let n = self.pack_locs.len() as u64 + 1;
         let offset = self.write_member(&container::pack_member(n), &compressed)?;
-        let stored = ObjectId::of_bytes(&compressed);
-        for id in self.pack_ids.drain(..) {
-            if let Some(row) = self.objects.get_mut(&id) {
-                row.offset = offset;
-                row.length = compressed.len() as u64;
-                row.stored_sha256 = Some(stored);
-            }
-        }
-        self.packs = n;
+        self.pack_locs.push(PackLocation {
+            offset,
+            length: compressed.len() as u64,
+            stored_sha256: ObjectId::of_bytes(&compressed),
+        });
+        self.pack_open = false;
         self.pack.clear();
         self.stats.bytes_stored += compressed.len() as u64;
         Ok(())
     }
 
-    /// Writes `items` as chunk members of at most [`CHUNK_ITEMS`] items each (v2 §4,
-    /// §5) and returns their index entries. `key` gives an item's sort key.
-    fn write_chunks<T: serde::Serialize>(
+    /// Writes one chunk member (v2 §4, §5) holding the JSON array `json` of `count`
+    /// items from `first` to `last`, and returns its index entry.
+    fn write_chunk(
         &mut self,
-        items: &[T],
-        member: fn(u64) -> String,
-        key: impl Fn(&T) -> ByteString,
-    ) -> io::Result<Vec<Chunk>> {
-        let mut out = Vec::with_capacity(items.len().div_ceil(CHUNK_ITEMS));
-        for (i, chunk) in items.chunks(CHUNK_ITEMS).enumerate() {
+        name: &str,
+        json: &[u8],
+        (first, last, count): (ByteString, ByteString, usize),
+    ) -> io::Result<Chunk> {
+        let compressed = self.small.compress(json)?;
+        let offset = self.write_member(name, &compressed)?;
+        Ok(Chunk {
+            first,
+            last,
+            count: count as u64,
+            offset,
+            length: compressed.len() as u64,
+            size: json.len() as u64,
+            sha256: ObjectId::of_bytes(json),
+            stored_sha256: ObjectId::of_bytes(&compressed),
+        })
+    }
+
+    /// Writes the entries, sorted by path (the first added wins a duplicate path),
+    /// as chunks of [`CHUNK_ITEMS`] (v2 §4).
+    fn write_entry_chunks(&mut self) -> io::Result<Vec<Chunk>> {
+        let (file, mut keys) = self.entries.take()?;
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        keys.dedup_by(|a, b| a.0 == b.0);
+        self.stats.entries = keys.len() as u64;
+        let mut out = Vec::with_capacity(keys.len().div_ceil(CHUNK_ITEMS));
+        let mut json = Vec::new();
+        for (i, chunk) in keys.chunks(CHUNK_ITEMS).enumerate() {
+            // serde_json writes a slice as `[a,b,...]`: the spilled items joined.
+            json.clear();
+            json.push(b'[');
+            for (k, (_, at, len)) in chunk.iter().enumerate() {
+                if k > 0 {
+                    json.push(b',');
+                }
+                let from = json.len();
+                json.resize(from + *len as usize, 0);
+                file.read_exact_at(&mut json[from..], *at)?;
+            }
+            json.push(b']');
             let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
                 continue;
             };
-            let json = serde_json::to_vec(chunk)?;
-            let compressed = self.small.compress(&json)?;
-            let offset = self.write_member(&member(i as u64 + 1), &compressed)?;
-            out.push(Chunk {
-                first: key(first),
-                last: key(last),
-                count: chunk.len() as u64,
-                offset,
-                length: compressed.len() as u64,
-                size: json.len() as u64,
-                sha256: ObjectId::of_bytes(&json),
-                stored_sha256: ObjectId::of_bytes(&compressed),
-            });
+            let keys = (first.0.clone(), last.0.clone(), chunk.len());
+            let name = container::entry_chunk_member(i as u64 + 1);
+            let c = self.write_chunk(&name, &json, keys)?;
+            out.push(c);
         }
         Ok(out)
+    }
+
+    /// Writes the object rows, sorted by id, as chunks of [`CHUNK_ITEMS`] (v2 §5).
+    fn write_object_chunks(&mut self) -> io::Result<Vec<Chunk>> {
+        let mut ids: Vec<ObjectId> = self.objects.keys().copied().collect();
+        ids.sort_unstable();
+        let mut out = Vec::with_capacity(ids.len().div_ceil(CHUNK_ITEMS));
+        for (i, chunk) in ids.chunks(CHUNK_ITEMS).enumerate() {
+            let rows: Vec<ChunkRow> = chunk.iter().map(|id| self.row(id)).collect();
+            let json = serde_json::to_vec(&rows)?;
+            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+                continue;
+            };
+            let hex = |id: &ObjectId| ByteString(id.to_hex().into_bytes());
+            let keys = (hex(first), hex(last), chunk.len());
+            let name = container::object_chunk_member(i as u64 + 1);
+            out.push(self.write_chunk(&name, &json, keys)?);
+        }
+        Ok(out)
+    }
+
+    /// The stored row of a committed object (v2 §5).
+    fn row(&self, id: &ObjectId) -> ChunkRow {
+        let mut row = ChunkRow {
+            id: *id,
+            offset: None,
+            length: None,
+            size: 0,
+            stored_sha256: None,
+            pack: None,
+            start: None,
+        };
+        match self.objects.get(id) {
+            Some(Slot::Packed { pack, start, size }) => {
+                row.pack = Some(*pack as u64);
+                row.start = Some(u64::from(*start));
+                row.size = u64::from(*size);
+            }
+            Some(Slot::Own(i)) => {
+                let o = &self.own[*i];
+                row.offset = Some(o.offset);
+                row.length = Some(o.length);
+                row.size = o.size;
+                row.stored_sha256 = o.stored_sha256;
+            }
+            None => {}
+        }
+        row
     }
 
     /// Reads, hashes and stores an object in one step.
@@ -598,7 +671,10 @@ impl ArchiveWriter {
 
     /// Adds a manifest entry. A `file` entry must name an object already committed.
     pub fn add_entry(&mut self, entry: Entry) {
-        self.entries.push(entry);
+        if let Err(e) = self.entries.push(&entry) {
+            // Reported by the next write or by finish.
+            self.poison(e);
+        }
     }
 
     /// Records the cluster run this archive belongs to (spec §5). The caller checks
@@ -609,7 +685,7 @@ impl ArchiveWriter {
 
     /// True when an entry with exactly this path was added.
     pub fn has_entry(&self, path: &[u8]) -> bool {
-        self.entries.iter().any(|e| e.path.as_bytes() == path)
+        self.entries.keys.iter().any(|k| k.0.as_bytes() == path)
     }
 
     /// Records what a source did.
@@ -626,24 +702,8 @@ impl ArchiveWriter {
     ) -> Result<(PathBuf, WriteStats), ArchiveError> {
         self.settle().map_err(|e| self.io_err(e))?;
         self.close_pack().map_err(|e| self.io_err(e))?;
-        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
-        self.entries.dedup_by(|a, b| a.path == b.path);
-        self.stats.entries = self.entries.len() as u64;
-        let entries = std::mem::take(&mut self.entries);
-        let entry_chunks = self
-            .write_chunks(&entries, container::entry_chunk_member, |e: &Entry| {
-                e.path.clone()
-            })
-            .map_err(|e| self.io_err(e))?;
-        drop(entries);
-        let mut rows: Vec<IndexObject> = self.objects.values().copied().collect();
-        rows.sort_by_key(|r| r.id);
-        let object_chunks = self
-            .write_chunks(&rows, container::object_chunk_member, |o: &IndexObject| {
-                ByteString(o.id.to_hex().into_bytes())
-            })
-            .map_err(|e| self.io_err(e))?;
-        drop(rows);
+        let entry_chunks = self.write_entry_chunks().map_err(|e| self.io_err(e))?;
+        let object_chunks = self.write_object_chunks().map_err(|e| self.io_err(e))?;
         let manifest = Manifest {
             format: "ocpvault-manifest".into(),
             version: FORMAT_VERSION,
@@ -675,10 +735,11 @@ impl ArchiveWriter {
             // Version 2: the rows are in the object chunks (v2 §5).
             objects: Vec::new(),
             frames: self
-                .order
+                .framed
                 .iter()
                 .filter_map(|id| self.frame_tables.remove(id))
                 .collect(),
+            packs: std::mem::take(&mut self.pack_locs),
             entry_chunks,
             object_chunks,
         };
@@ -723,6 +784,51 @@ impl ArchiveWriter {
             .and_then(|d| d.sync_all())
             .map_err(|e| ArchiveError::io(&dir, e))?;
         Ok((placed, stats))
+    }
+}
+
+/// Where a committed object is, in 16 bytes.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// In pack number `pack` (from 1), `size` bytes at `start`.
+    Packed { pack: usize, start: u32, size: u32 },
+    /// In a member of its own: position in `ArchiveWriter::own`.
+    Own(usize),
+}
+
+/// The entries of an archive being written, kept out of memory: each entry's JSON is
+/// appended to an unlinked 0600 temporary file in the destination directory, and only
+/// its path and place are kept, so 200,000 entries take a few tens of MiB. The
+/// entry chunks are then the spilled JSON joined in path order.
+struct EntrySpill {
+    file: BufWriter<File>,
+    len: u64,
+    keys: Vec<(ByteString, u64, u32)>,
+}
+
+impl EntrySpill {
+    fn new(dir: &Path) -> io::Result<Self> {
+        Ok(Self {
+            file: BufWriter::with_capacity(IO_BUF, tempfile::tempfile_in(dir)?),
+            len: 0,
+            keys: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, e: &Entry) -> io::Result<()> {
+        let json = serde_json::to_vec(e)?;
+        let len = u32::try_from(json.len()).map_err(io::Error::other)?;
+        self.file.write_all(&json)?;
+        self.keys.push((e.path.clone(), self.len, len));
+        self.len += u64::from(len);
+        Ok(())
+    }
+
+    /// The spill file, flushed, and the keys.
+    fn take(&mut self) -> io::Result<(File, Vec<(ByteString, u64, u32)>)> {
+        self.file.flush()?;
+        let file = self.file.get_ref().try_clone()?;
+        Ok((file, std::mem::take(&mut self.keys)))
     }
 }
 
