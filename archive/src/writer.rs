@@ -803,8 +803,11 @@ enum Slot {
 struct EntrySpill {
     file: BufWriter<File>,
     len: u64,
-    keys: Vec<(ByteString, u64, u32)>,
+    keys: Vec<SpillKey>,
 }
+
+/// An entry's path, and the offset and length of its JSON in the spill file.
+type SpillKey = (ByteString, u64, u32);
 
 impl EntrySpill {
     fn new(dir: &Path) -> io::Result<Self> {
@@ -825,7 +828,7 @@ impl EntrySpill {
     }
 
     /// The spill file, flushed, and the keys.
-    fn take(&mut self) -> io::Result<(File, Vec<(ByteString, u64, u32)>)> {
+    fn take(&mut self) -> io::Result<(File, Vec<SpillKey>)> {
         self.file.flush()?;
         let file = self.file.get_ref().try_clone()?;
         Ok((file, std::mem::take(&mut self.keys)))
