@@ -58,6 +58,7 @@ pub mod verify;
 mod writer;
 
 pub use bytes::{ByteString, base64_bytes};
+pub use container::{DISCARDED_PREFIX, discarded_member};
 pub use error::ArchiveError;
 pub use id::ObjectId;
 pub use index::{Frame, FrameTable, Index, IndexObject, ManifestLocation};
