@@ -31,6 +31,9 @@ pub const SMALL_OBJECT_MAX: usize = 1024 * 1024; // 1 MiB
 /// bytes (spec §4.1), so that a reader can seek in them.
 pub const FRAME_SIZE: u64 = 4 * 1024 * 1024; // 4 MiB
 const IO_BUF: usize = 256 * 1024; // 256 KiB
+/// Most threads compressing frames of one large object: each holds a frame in
+/// flight (up to 8 MiB with its output), so this bounds memory on many-core hosts.
+const MAX_WORKERS: usize = 6;
 
 /// A layer the archive stream is written through (plain file, or age encryption).
 /// `finish` flushes and closes the layer and returns the underlying file.
@@ -679,7 +682,8 @@ fn next_frame(first: &mut Option<Vec<u8>>, reader: &mut dyn Read) -> io::Result<
 /// the content and the bytes written.
 ///
 /// With `threads` > 0 the work runs in a pipeline: the calling thread reads frames
-/// and writes finished ones in order; `threads` workers compress frames (each
+/// and writes finished ones in order; `threads` workers (at most [`MAX_WORKERS`])
+/// compress frames (each
 /// independent, so they run in parallel); one thread hashes the content, another the
 /// stored bytes. A few frames are in flight at once, so memory stays bounded.
 /// With 0 everything runs on the calling thread.
@@ -693,7 +697,13 @@ fn compress_large<W: Write>(
     if threads == 0 {
         return compress_serial(out, head, reader, level);
     }
-    compress_parallel(out, head, reader, level, threads as usize)
+    compress_parallel(
+        out,
+        head,
+        reader,
+        level,
+        (threads as usize).min(MAX_WORKERS),
+    )
 }
 
 /// Collects frames and the size as they are written.
