@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 fn options() -> WriterOptions {
     WriterOptions {
         level: 1,
-        threads: 0,
+        // The parallel frame pipeline (serial compression: archive/tests/frames.rs).
+        threads: 2,
         created: (1_700_000_000, 0),
     }
 }

@@ -506,4 +506,52 @@ mod tests {
         assert_eq!(&out[100..110], b"0123456789");
         assert!(out[..100].iter().all(|b| *b == 1));
     }
+
+    #[test]
+    fn a_payload_of_whole_chunks_ends_in_a_full_final_chunk_the_age_cli_reads() {
+        use age::secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let id = age::x25519::Identity::generate();
+        let path = dir.path().join("full.age");
+        let r = id.to_public();
+        let data = noise(2 * CHUNK as usize, 3);
+        let mut sink = age_sink(File::create(&path).unwrap(), &[&r]).unwrap();
+        sink.write_all(&data).unwrap();
+        sink.finish().unwrap();
+        let file = std::fs::read(&path).unwrap();
+        let (_, header_len) = parse_header(&file);
+        assert_eq!(
+            file.len() as u64,
+            header_len as u64 + PAYLOAD_NONCE + 2 * (CHUNK + TAG),
+            "no empty chunk after full ones"
+        );
+        let dec = age::Decryptor::new(&file[..]).unwrap();
+        let mut out = Vec::new();
+        dec.decrypt(std::iter::once(&id as &dyn age::Identity))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out == data);
+        let have_age = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("age").is_file()));
+        if !have_age {
+            eprintln!("skipped the age CLI check: age is not installed");
+            return;
+        }
+        let key = dir.path().join("key.txt");
+        std::fs::write(&key, id.to_string().expose_secret()).unwrap();
+        let out = std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&key)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout == data);
+    }
 }
