@@ -369,7 +369,7 @@ impl ArchiveWriter {
                 frames: Vec::new(),
             });
         }
-        drop(hasher);
+        // Large: `compress_large` hashes the content (head included) itself.
         self.prepare_direct(head, reader)
     }
 

@@ -276,6 +276,19 @@ fn uncommitted_large_objects_of_an_encrypted_archive_become_discarded_members() 
         .collect();
     assert_eq!(discarded.len(), 4, "{discarded:?}");
 
+    // The CLI's verify agrees.
+    {
+        use age::secrecy::ExposeSecret;
+        let key = dir.path().join("key.txt");
+        std::fs::write(&key, id.to_string().expose_secret()).unwrap();
+        let out = crate::common::ocpvault(&[
+            "verify",
+            "--identity",
+            key.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        crate::common::stdout_ok(&out);
+    }
     // GNU tar lists the decrypted stream, discarded members and all.
     let inside = decrypt(&path, &id);
     let plain_copy = dir.path().join("inside.ocpvault");
@@ -305,6 +318,52 @@ fn uncommitted_large_objects_of_an_encrypted_archive_become_discarded_members() 
             .findings
             .iter()
             .any(|f| f.message.contains("not encrypted")),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[test]
+fn verify_refuses_a_discarded_member_not_named_for_its_offset() {
+    if !crate::common::have_tool("age", "age") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, id) = encrypted(dir.path());
+    drop(w.prepare_object(&mut &data(12, 2 << 20)[..]).unwrap());
+    let p = w.prepare_object(&mut &b"kept\n"[..]).unwrap();
+    add_prepared_file(&mut w, "files", "/etc/kept", p, (0, 0)).unwrap();
+    let path = finish(w);
+    let mut inside = decrypt(&path, &id);
+    // Rename the discarded member (same length, valid checksum) and encrypt again.
+    let at = (0..inside.len())
+        .step_by(512)
+        .find(|&i| inside[i..].starts_with(b"discarded/"))
+        .expect("a discarded member");
+    let mut header = tar::Header::new_old();
+    header.as_mut_bytes().copy_from_slice(&inside[at..at + 512]);
+    header.as_mut_bytes()[10 + 15] ^= 1; // the last hex digit of the offset
+    header.set_cksum();
+    inside[at..at + 512].copy_from_slice(header.as_bytes());
+    let plain = dir.path().join("renamed.ocpvault");
+    std::fs::write(&plain, &inside).unwrap();
+    let again = dir.path().join("renamed.ocpvault.age");
+    let out = std::process::Command::new("age")
+        .arg("-r")
+        .arg(id.to_public().to_string())
+        .arg("-o")
+        .arg(&again)
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut r = open_encrypted(&again, &id);
+    let report = ocpvault::verify::verify_archive(&mut r, &|_| {});
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.message.contains("not named for its data offset")),
         "{:?}",
         report.findings
     );
