@@ -44,6 +44,14 @@ pub fn object_chunk_member(n: u64) -> String {
     format!("objects-index/{n:08}.json.zst")
 }
 
+/// The directory of discarded members (spec §3.3).
+pub const DISCARDED_PREFIX: &str = "discarded/";
+
+/// The member name of a discarded member whose data starts at `offset` (spec §3.3).
+pub fn discarded_member(offset: u64) -> String {
+    format!("{DISCARDED_PREFIX}{offset:016x}")
+}
+
 /// Builds a ustar header for a regular-file member (spec §3.1).
 pub fn member_header(name: &str, size: u64, mtime: u64) -> [u8; 512] {
     // The writer's names are its own, ASCII and < 100 bytes.

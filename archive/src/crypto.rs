@@ -7,10 +7,12 @@
 //! (recipients) to write; reading needs an identity file, an ssh private key or the
 //! passphrase.
 
+pub mod stream_writer;
+
 use crate::{ReadSeek, Sink};
 use age::secrecy::SecretString;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// The first bytes of every age v1 file.
@@ -132,35 +134,23 @@ pub fn load_identity_file(
     }
 }
 
-struct AgeSink(age::stream::StreamWriter<BufWriter<File>>);
-
-impl Write for AgeSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl Sink for AgeSink {
-    fn finish(self: Box<Self>) -> io::Result<File> {
-        // age's StreamWriter MUST be finished to write the last chunk.
-        let out = self.0.finish()?;
-        out.into_inner().map_err(|e| e.into_error())
-    }
-}
-
-/// Wraps the archive file in age encryption.
+/// Wraps the archive file in age encryption: this crate's own age v1 writer
+/// ([`stream_writer`]), which can patch the headers of large members in place.
 pub fn encrypting_sink(out: BufWriter<File>, key: &EncryptKey) -> io::Result<Box<dyn Sink>> {
-    let enc = match key {
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    match key {
         EncryptKey::Recipients(rs) => {
-            age::Encryptor::with_recipients(rs.iter().map(|r| r.as_ref() as &dyn age::Recipient))
-                .map_err(io::Error::other)?
+            let rs: Vec<&dyn age::Recipient> = rs
+                .iter()
+                .map(|r| r.as_ref() as &dyn age::Recipient)
+                .collect();
+            stream_writer::age_sink(file, &rs)
         }
-        EncryptKey::Passphrase(p) => age::Encryptor::with_user_passphrase(p.clone()),
-    };
-    Ok(Box::new(AgeSink(enc.wrap_output(out)?)))
+        EncryptKey::Passphrase(p) => {
+            let r = age::scrypt::Recipient::new(p.clone());
+            stream_writer::age_sink(file, &[&r as &dyn age::Recipient])
+        }
+    }
 }
 
 /// True when the file starts with the age magic.
@@ -342,6 +332,7 @@ impl<R: Seek> Seek for TamperReport<R> {
 mod tests {
     use super::*;
     use age::secrecy::ExposeSecret;
+    use std::io::Write;
 
     #[test]
     fn recipients_parse_and_bad_ones_are_named() {

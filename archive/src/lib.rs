@@ -58,7 +58,9 @@ pub mod verify;
 mod writer;
 
 pub use bytes::{ByteString, base64_bytes};
-pub use container::{entry_chunk_member, object_chunk_member, pack_member};
+pub use container::{
+    DISCARDED_PREFIX, discarded_member, entry_chunk_member, object_chunk_member, pack_member,
+};
 pub use error::ArchiveError;
 pub use id::ObjectId;
 pub use index::{

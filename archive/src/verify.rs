@@ -7,9 +7,9 @@
 //! and hard-link targets that exist.
 
 use crate::{
-    ArchiveReader, EntryType, FIXED_MEMBERS, IndexObject, ObjectId, PACK_MAX, PLAIN_INDEX_MEMBER,
-    ScannedMember, entry_chunk_member, expected_member_header, magic_bytes, object_chunk_member,
-    object_member, pack_member,
+    ArchiveReader, DISCARDED_PREFIX, EntryType, FIXED_MEMBERS, IndexObject, ObjectId, PACK_MAX,
+    PLAIN_INDEX_MEMBER, ScannedMember, discarded_member, entry_chunk_member,
+    expected_member_header, magic_bytes, object_chunk_member, object_member, pack_member,
 };
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -150,6 +150,7 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
     check_headers(&members, report);
     check_fixed_contents(reader, &members, report);
     let mut by_name: HashMap<Vec<u8>, (u64, u64)> = HashMap::new();
+    let mut discarded = Vec::new();
     for m in &members {
         let shown = String::from_utf8_lossy(&m.name).into_owned();
         if by_name
@@ -157,6 +158,10 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
             .is_some()
         {
             report.push(Level::Error, shown.clone(), "member appears twice");
+        }
+        if m.name.starts_with(DISCARDED_PREFIX.as_bytes()) {
+            discarded.push(m);
+            continue;
         }
         let known = FIXED_MEMBERS
             .iter()
@@ -179,6 +184,7 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
     if members.last().map(|m| m.name.as_slice()) != Some(FIXED_MEMBERS[3].as_bytes()) {
         report.push(Level::Error, "container", "last member is not TRAILER");
     }
+    check_discarded(reader, &discarded, report);
     let index = reader.index().clone();
     let mloc = (index.manifest.offset, index.manifest.length);
     if by_name.get(FIXED_MEMBERS[1].as_bytes()) != Some(&mloc) {
@@ -247,6 +253,81 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
             );
         }
     }
+}
+
+/// Discarded members (spec §3.3): only in an encrypted archive, named for their own
+/// data offset, and where no indexed member lies. Their data is not checked.
+fn check_discarded(
+    reader: &ArchiveReader,
+    discarded: &[&ScannedMember],
+    report: &mut VerifyReport,
+) {
+    if discarded.is_empty() {
+        return;
+    }
+    let encrypted = is_age_file(reader.path());
+    // Every indexed member's span [header, end of padding), sorted by start.
+    let index = reader.index();
+    let span = |offset: u64, length: u64| {
+        let start = offset.saturating_sub(512);
+        let end = offset
+            .saturating_add(length)
+            .saturating_add((512 - length % 512) % 512);
+        (start, end)
+    };
+    let mut spans: Vec<(u64, u64)> = index
+        .objects
+        .iter()
+        .map(|o| span(o.offset, o.length))
+        .chain(std::iter::once(span(
+            index.manifest.offset,
+            index.manifest.length,
+        )))
+        .collect();
+    spans.sort_unstable();
+    for m in discarded {
+        let shown = String::from_utf8_lossy(&m.name).into_owned();
+        if !encrypted {
+            report.push(
+                Level::Error,
+                shown.clone(),
+                "discarded member in an archive that is not encrypted",
+            );
+        }
+        if m.name != discarded_member(m.offset).as_bytes() {
+            report.push(
+                Level::Error,
+                shown.clone(),
+                "discarded member is not named for its data offset",
+            );
+        }
+        if m.typeflag != b'0' {
+            report.push(Level::Error, shown.clone(), "member is not a regular file");
+        }
+        let (start, end) = span(m.offset, m.length);
+        // The last indexed span starting before `end` is the only one that can reach
+        // into this member (spans of a sound archive do not overlap).
+        let before = spans.partition_point(|s| s.0 < end);
+        if before > 0 && spans[before - 1].1 > start {
+            report.push(
+                Level::Error,
+                shown,
+                "discarded member overlaps an indexed member",
+            );
+        }
+    }
+}
+
+/// True when the file at `path` starts with the age magic. An archive read from
+/// anything but a file counts as plain.
+fn is_age_file(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    const MAGIC: &[u8] = b"age-encryption.org/";
+    let mut head = Vec::with_capacity(MAGIC.len());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAGIC.len() as u64).read_to_end(&mut head))
+        .is_ok()
+        && head == MAGIC
 }
 
 /// Every header must be byte for byte what the writer produces (spec §3.1), which

@@ -2,10 +2,10 @@
 //!
 //! Guarantees: members are written in the order of spec §1; each object is stored
 //! once; memory stays bounded (small objects are compressed in memory; large ones are
-//! compressed straight into a plain archive as a tentative member whose header is
-//! patched on commit and which is cut off again if it is not committed, or, when the
-//! output is encrypted and cannot be patched, spooled through an unlinked temporary
-//! file); the archive appears under its final name only after it is complete and
+//! compressed straight into the archive, plain or encrypted, as a tentative member
+//! whose header is patched on commit; one that is not committed is cut off again in
+//! a plain archive, and turned into a discarded member (spec §3.3) in an encrypted
+//! one); the archive appears under its final name only after it is complete and
 //! fsynced, never replacing an existing file.
 
 use super::container::{
@@ -18,36 +18,50 @@ use super::{
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 
-/// Objects up to this size are compressed in memory; larger ones are spooled.
+/// Objects up to this size are compressed in memory; larger ones are compressed
+/// straight into the archive, frame by frame.
 pub const SMALL_OBJECT_MAX: usize = 1024 * 1024; // 1 MiB
 /// Large objects are written as independent zstd frames of this many uncompressed
 /// bytes (spec §4.1), so that a reader can seek in them.
 pub const FRAME_SIZE: u64 = 4 * 1024 * 1024; // 4 MiB
 const IO_BUF: usize = 256 * 1024; // 256 KiB
+/// Most threads compressing frames of one large object: each holds a frame in
+/// flight (up to 8 MiB with its output), so this bounds memory on many-core hosts.
+const MAX_WORKERS: usize = 6;
 
 /// A layer the archive stream is written through (plain file, or age encryption).
 /// `finish` flushes and closes the layer and returns the underlying file.
 ///
-/// A layer whose bytes land unchanged at the same offsets of the file (the plain
-/// file) can also patch bytes already written and cut the stream back; large objects
-/// are then written once, straight into the archive, instead of through a spool file.
+/// Every layer can patch: large objects are written once, straight into the
+/// archive, as a tentative member whose placeholder header is patched afterwards.
+/// The writer first announces such a region with [`hold`](Self::hold), then
+/// overwrites it exactly once with [`patch`](Self::patch), which releases it. A
+/// layer that transforms the bytes (age encryption) keeps only the held region's
+/// chunks in plaintext until then; everything else it may transform and write at
+/// once. Cutting the stream back ([`truncate_to`](Self::truncate_to)) is only
+/// possible where [`can_truncate`](Self::can_truncate) says so (the plain file): an
+/// encrypting layer cannot, since rewriting an encrypted chunk would reuse its nonce.
 pub trait Sink: Write + Send {
     fn finish(self: Box<Self>) -> io::Result<File>;
-    /// True when [`patch`](Self::patch) and [`truncate_to`](Self::truncate_to) work.
-    fn can_patch(&self) -> bool {
+    /// Announces that the `len` bytes from stream offset `at` (at or after the last
+    /// bytes written, not yet patched) will be patched once. Until that
+    /// [`patch`](Self::patch) the layer keeps them patchable.
+    fn hold(&mut self, at: u64, len: u64) -> io::Result<()>;
+    /// Overwrites `bytes` at stream offset `at`: all of it already written and inside
+    /// a region announced with [`hold`](Self::hold). Releases every hold the patched
+    /// range overlaps.
+    fn patch(&mut self, at: u64, bytes: &[u8]) -> io::Result<()>;
+    /// True when [`truncate_to`](Self::truncate_to) works.
+    fn can_truncate(&self) -> bool {
         false
-    }
-    /// Overwrites `bytes` at stream offset `at` (all of it already written).
-    fn patch(&mut self, _at: u64, _bytes: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "layer cannot patch",
-        ))
     }
     /// Drops everything from stream offset `at` on; writing continues there.
     fn truncate_to(&mut self, _at: u64) -> io::Result<()> {
@@ -62,13 +76,17 @@ impl Sink for BufWriter<File> {
     fn finish(self: Box<Self>) -> io::Result<File> {
         self.into_inner().map_err(|e| e.into_error())
     }
-    fn can_patch(&self) -> bool {
-        true
+    fn hold(&mut self, _at: u64, _len: u64) -> io::Result<()> {
+        // Bytes land unchanged at their offsets: any of them can be patched.
+        Ok(())
     }
     fn patch(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         self.flush()?;
         self.get_ref().write_all_at(bytes, at)
+    }
+    fn can_truncate(&self) -> bool {
+        true
     }
     fn truncate_to(&mut self, at: u64) -> io::Result<()> {
         self.flush()?;
@@ -84,7 +102,9 @@ impl Sink for BufWriter<File> {
 pub struct WriterOptions {
     /// zstd level (1..=19).
     pub level: i32,
-    /// zstd worker threads for large objects; 0 compresses on the calling thread.
+    /// Threads compressing the frames of a large object (spec §4.1) in parallel,
+    /// beside one thread hashing its content and one hashing its stored bytes; 0 does
+    /// all of it on the calling thread.
     pub threads: u32,
     /// Capture time as seconds and nanoseconds since the epoch.
     pub created: (i64, u32),
@@ -115,7 +135,6 @@ enum Prepared {
     Packed(Vec<u8>),
     /// A compressed object of its own member, held in memory.
     Memory(Vec<u8>),
-    Spool(File, u64),
     /// Already in the archive as the tentative member at `header_at` (placeholder
     /// header; compressed data of `length` bytes at `data_at`, whose SHA-256 is
     /// `stored`; padding).
@@ -128,6 +147,17 @@ enum Prepared {
         /// later one reused, must not be committed over it.
         generation: u64,
     },
+}
+
+/// A large member written but not committed: its placeholder header is held in the
+/// sink (see [`Sink::hold`]).
+#[derive(Debug, Clone, Copy)]
+struct Tentative {
+    header_at: u64,
+    generation: u64,
+    /// The data length once the member is complete (data and padding written); None
+    /// while it is being written, or when writing it stopped half-way.
+    length: Option<u64>,
 }
 
 struct Counting {
@@ -168,9 +198,9 @@ pub struct ArchiveWriter {
     sources: Vec<SourceReport>,
     stats: WriteStats,
     small: zstd::bulk::Compressor<'static>,
-    /// Stream offset and generation of a directly written member not committed yet;
-    /// the next write cuts it off (see [`Prepared::Direct`]).
-    tentative: Option<(u64, u64)>,
+    /// A directly written member not committed yet; the next write cuts it off or
+    /// discards it (see [`Prepared::Direct`]).
+    tentative: Option<Tentative>,
     generation: u64,
     /// Set when writing the archive itself failed; every later call fails with it, so
     /// an archive with a hole or a half-written member can never be finished.
@@ -255,22 +285,45 @@ impl ArchiveWriter {
         self.opts.created.0.max(0) as u64
     }
 
-    /// Cuts off a directly written member that was prepared but never committed (its
-    /// file changed while read, say), so the archive holds only committed members.
+    /// Settles a directly written member that was prepared but never committed (its
+    /// file changed while read, or it is a duplicate): a plain archive cuts it off, so
+    /// the archive holds only committed members; an encrypted one cannot rewrite what
+    /// it encrypted and keeps it as a discarded member (spec §3.3).
     fn settle(&mut self) -> io::Result<()> {
         if let Some(why) = &self.broken {
             return Err(io::Error::other(format!(
                 "writing the archive failed earlier: {why}"
             )));
         }
-        if let Some((at, _)) = self.tentative {
-            if let Err(e) = self.out.inner.truncate_to(at) {
+        if let Some(t) = self.tentative.take() {
+            let done = if self.out.inner.can_truncate() {
+                self.out.inner.truncate_to(t.header_at).map(|()| {
+                    self.out.pos = t.header_at;
+                })
+            } else {
+                self.discard(t)
+            };
+            if let Err(e) = done {
                 return Err(self.poison(e));
             }
-            self.tentative = None;
-            self.out.pos = at;
         }
         Ok(())
+    }
+
+    /// Completes an uncommitted member (padding, if writing it stopped half-way) and
+    /// patches its placeholder into the header of a discarded member.
+    fn discard(&mut self, t: Tentative) -> io::Result<()> {
+        let data_at = t.header_at + container::BLOCK;
+        let length = match t.length {
+            Some(length) => length,
+            None => {
+                let length = self.out.pos - data_at;
+                self.write_padding(length)?;
+                length
+            }
+        };
+        let header = member_header(&container::discarded_member(data_at), length, self.mtime());
+        self.out.inner.patch(t.header_at, &header)
     }
 
     /// Records that the archive itself could not be written; returns the error.
@@ -311,9 +364,9 @@ impl ArchiveWriter {
     /// Reads `reader` to its end, hashing and compressing it, without writing to the
     /// archive yet. The caller decides with [`commit_object`](Self::commit_object)
     /// (for instance only if the file did not change while it was read).
-    /// Large objects of a plain archive are written during this call, as a tentative
-    /// member that [`commit_object`](Self::commit_object) confirms and that any other
-    /// write cuts off again.
+    /// Large objects are written during this call, as a tentative member that
+    /// [`commit_object`](Self::commit_object) confirms and that any other write cuts
+    /// off again (plain) or discards (encrypted).
     pub fn prepare_object(&mut self, reader: &mut dyn Read) -> io::Result<PreparedObject> {
         self.settle()?;
         // Read up to SMALL_OBJECT_MAX + 1 bytes straight into `head`: no zeroed
@@ -347,67 +400,58 @@ impl ArchiveWriter {
                 frames: Vec::new(),
             });
         }
-        if self.out.inner.can_patch() {
-            return self.prepare_direct(head, hasher, reader);
-        }
-        // Large: spool the compressed stream through an unlinked file.
-        let spool = tempfile::tempfile_in(&self.dir)?;
-        let (level, threads) = (self.opts.level, self.opts.threads);
-        let (mut spool, size, frames) =
-            compress_large(spool, head, reader, &mut hasher, level, threads)
-                .map_err(StreamError::into_inner)?;
-        let len = spool.stream_position()?;
-        spool.rewind()?;
-        Ok(PreparedObject {
-            id: ObjectId::from_hasher(hasher),
-            size,
-            data: Prepared::Spool(spool, len),
-            frames,
-        })
+        // Large: `compress_large` hashes the content (head included) itself.
+        self.prepare_direct(head, reader)
     }
 
     /// Compresses a large object straight into the archive: a placeholder header (a
-    /// zero block), the zstd stream, its padding. Nothing is spooled or copied.
-    /// A read error concerns the source only (the member is cut off at the next
-    /// write); any other error means the archive could not be written, and poisons it.
+    /// zero block the sink holds patchable), the zstd frames, their padding. Nothing
+    /// is spooled or copied.
+    /// A read error concerns the source only (the member is cut off or discarded at
+    /// the next write); any other error means the archive could not be written, and
+    /// poisons it.
     fn prepare_direct(
         &mut self,
         head: Vec<u8>,
-        mut hasher: Sha256,
         reader: &mut dyn Read,
     ) -> io::Result<PreparedObject> {
         self.generation += 1;
         let generation = self.generation;
         let header_at = self.out.pos;
-        self.tentative = Some((header_at, generation));
         let (level, threads) = (self.opts.level, self.opts.threads);
+        if let Err(e) = self.out.inner.hold(header_at, container::BLOCK) {
+            return Err(self.poison(e));
+        }
+        self.tentative = Some(Tentative {
+            header_at,
+            generation,
+            length: None,
+        });
         self.out
             .write_all(&[0u8; 512])
             .map_err(|e| self.poison(e))?;
         let data_at = self.out.pos;
-        let mut stored = Sha256::new();
-        let tee = HashingWriter {
-            inner: &mut self.out,
-            hasher: &mut stored,
-        };
-        let (size, frames) = match compress_large(tee, head, reader, &mut hasher, level, threads) {
-            Ok((_, size, frames)) => (size, frames),
+        let done = match compress_large(&mut self.out, head, reader, level, threads) {
+            Ok(done) => done,
             Err(StreamError::Source(e)) => return Err(e),
             Err(StreamError::Output(e)) => return Err(self.poison(e)),
         };
         let length = self.out.pos - data_at;
         self.write_padding(length).map_err(|e| self.poison(e))?;
+        if let Some(t) = self.tentative.as_mut() {
+            t.length = Some(length);
+        }
         Ok(PreparedObject {
-            id: ObjectId::from_hasher(hasher),
-            size,
+            id: done.content,
+            size: done.size,
             data: Prepared::Direct {
                 header_at,
                 data_at,
                 length,
-                stored: ObjectId::from_hasher(stored),
+                stored: done.stored,
                 generation,
             },
-            frames,
+            frames: done.frames,
         })
     }
 
@@ -426,7 +470,7 @@ impl ArchiveWriter {
                 "writing the archive failed earlier: {why}"
             ))));
         }
-        if direct.is_some() && direct != self.tentative {
+        if direct.is_some() && direct != self.tentative.map(|t| (t.header_at, t.generation)) {
             return Err(self.io_err(io::Error::other(
                 "a large object was committed after another write",
             )));
@@ -434,7 +478,7 @@ impl ArchiveWriter {
         self.stats.bytes_read += obj.size;
         if self.objects.contains_key(&obj.id) {
             self.stats.dedup_saved += obj.size;
-            // A duplicate written directly is cut off again.
+            // A duplicate written directly is cut off again (or discarded).
             self.settle().map_err(|e| self.io_err(e))?;
             return Ok(obj.id);
         }
@@ -467,29 +511,6 @@ impl ArchiveWriter {
                     .write_member(&name, &bytes)
                     .map_err(|e| self.io_err(e))?;
                 (off, bytes.len() as u64, ObjectId::of_bytes(&bytes))
-            }
-            Prepared::Spool(mut file, len) => {
-                let header = member_header(&name, len, self.mtime());
-                let mut hasher = Sha256::new();
-                let res = (|| {
-                    self.out.write_all(&header)?;
-                    let off = self.out.pos;
-                    let mut tee = HashingWriter {
-                        inner: &mut self.out,
-                        hasher: &mut hasher,
-                    };
-                    let copied = io::copy(&mut (&mut file).take(len), &mut tee)?;
-                    if copied != len {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "spool file shrank",
-                        ));
-                    }
-                    self.write_padding(len)?;
-                    Ok(off)
-                })();
-                let off = res.map_err(|e| self.io_err(e))?;
-                (off, len, ObjectId::from_hasher(hasher))
             }
         };
         self.stats.bytes_stored += length;
@@ -835,23 +856,6 @@ impl EntrySpill {
     }
 }
 
-/// Passes writes through and hashes them.
-struct HashingWriter<'a, W> {
-    inner: W,
-    hasher: &'a mut Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Where compressing a large object failed.
 enum StreamError {
     /// Reading the source (that file failed; the output may be cut back).
@@ -860,134 +864,255 @@ enum StreamError {
     Output(io::Error),
 }
 
-impl StreamError {
-    fn into_inner(self) -> io::Error {
-        match self {
-            Self::Source(e) | Self::Output(e) => e,
+/// What [`compress_large`] wrote.
+struct Compressed {
+    /// Uncompressed size.
+    size: u64,
+    /// SHA-256 of the uncompressed content: the object id.
+    content: ObjectId,
+    /// SHA-256 of the bytes written.
+    stored: ObjectId,
+    /// The frames when there is more than one (spec §4.1).
+    frames: Vec<Frame>,
+}
+
+/// One compressed frame and the SHA-256 of its bytes.
+type FrameResult = io::Result<(Vec<u8>, ObjectId)>;
+
+/// Compresses one frame of a large object: one zstd frame that records its content
+/// size (which `zstd -l` shows and readers may check).
+fn compress_frame(zc: &mut zstd::bulk::Compressor<'static>, data: &[u8]) -> FrameResult {
+    let bytes = zc.compress(data)?;
+    let sha = ObjectId::of_bytes(&bytes);
+    Ok((bytes, sha))
+}
+
+fn frame_compressor(level: i32) -> io::Result<zstd::bulk::Compressor<'static>> {
+    let mut zc = zstd::bulk::Compressor::new(level)?;
+    zc.include_contentsize(true)?;
+    Ok(zc)
+}
+
+/// Reads the next frame's uncompressed bytes: `first` (the head already read) topped
+/// up from `reader`, or a new buffer; at most [`FRAME_SIZE`] bytes, fewer only at
+/// the end of the source.
+fn next_frame(first: &mut Option<Vec<u8>>, reader: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut buf = first
+        .take()
+        .unwrap_or_else(|| Vec::with_capacity(FRAME_SIZE as usize));
+    let want = FRAME_SIZE - buf.len() as u64;
+    let mut limited = reader.take(want);
+    loop {
+        match limited.read_to_end(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => {
+                other?;
+                return Ok(buf);
+            }
         }
     }
-}
-
-/// Counts and hashes the stored bytes of the current frame.
-struct FrameOut<W> {
-    inner: W,
-    length: u64,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for FrameOut<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.length += n as u64;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn frame_encoder<W: Write>(
-    out: FrameOut<W>,
-    level: i32,
-    threads: u32,
-) -> Result<zstd::stream::Encoder<'static, FrameOut<W>>, StreamError> {
-    let mut enc = zstd::stream::Encoder::new(out, level).map_err(StreamError::Output)?;
-    if threads > 0 {
-        enc.multithread(threads).map_err(StreamError::Output)?;
-        // zstd's default job (several windows) would be the whole frame: one core.
-        // Quarter frames keep every worker busy within a frame.
-        enc.set_parameter(zstd::stream::raw::CParameter::JobSize(
-            (FRAME_SIZE / 4) as u32,
-        ))
-        .map_err(StreamError::Output)?;
-    }
-    // Each frame records its size, which `zstd -l` shows and readers may check.
-    enc.include_contentsize(true).map_err(StreamError::Output)?;
-    Ok(enc)
 }
 
 /// Compresses `head` and then the rest of `reader` into `out` as independent zstd
-/// frames of [`FRAME_SIZE`] uncompressed bytes each (the last one shorter;
-/// multithreaded with `threads` > 0), hashing the uncompressed bytes after `head`
-/// into `hasher` (which has seen `head`). Returns `out`, the uncompressed size, and
-/// the frames when there is more than one (spec §4.1).
+/// frames of [`FRAME_SIZE`] uncompressed bytes each (the last one shorter), hashing
+/// the content and the bytes written.
+///
+/// With `threads` > 0 the work runs in a pipeline: the calling thread reads frames
+/// and writes finished ones in order; `threads` workers (at most [`MAX_WORKERS`])
+/// compress frames (each
+/// independent, so they run in parallel); one thread hashes the content, another the
+/// stored bytes. A few frames are in flight at once, so memory stays bounded.
+/// With 0 everything runs on the calling thread.
 fn compress_large<W: Write>(
-    out: W,
+    out: &mut W,
     head: Vec<u8>,
     reader: &mut dyn Read,
-    hasher: &mut Sha256,
     level: i32,
     threads: u32,
-) -> Result<(W, u64, Vec<Frame>), StreamError> {
-    let fresh = |inner| FrameOut {
-        inner,
-        length: 0,
-        hasher: Sha256::new(),
-    };
-    let mut enc = frame_encoder(fresh(out), level, threads)?;
-    let mut frames = Vec::new();
-    let mut size = 0u64;
-    let mut in_frame = 0u64;
-    // Writes `data`, closing the frame whenever it holds FRAME_SIZE bytes and more
-    // data follows (a frame is closed lazily, so no empty frame is ever written).
-    let mut put = |enc: &mut Option<zstd::stream::Encoder<'static, FrameOut<W>>>,
-                   mut data: &[u8]|
-     -> Result<(), StreamError> {
-        while !data.is_empty() {
-            if in_frame == FRAME_SIZE {
-                let Some(full) = enc.take() else {
-                    return Err(StreamError::Output(io::Error::other("encoder gone")));
-                };
-                let done = full.finish().map_err(StreamError::Output)?;
-                frames.push(Frame {
-                    length: done.length,
-                    stored_sha256: ObjectId::from_hasher(done.hasher),
-                });
-                *enc = Some(frame_encoder(fresh(done.inner), level, threads)?);
-                in_frame = 0;
-            }
-            let take = data.len().min((FRAME_SIZE - in_frame) as usize);
-            let Some(e) = enc.as_mut() else {
-                return Err(StreamError::Output(io::Error::other("encoder gone")));
-            };
-            e.write_all(&data[..take]).map_err(StreamError::Output)?;
-            in_frame += take as u64;
-            size += take as u64;
-            data = &data[take..];
-        }
-        Ok(())
-    };
-    let mut slot = Some(enc);
-    put(&mut slot, &head)?;
-    drop(head);
-    let mut buf = vec![0u8; IO_BUF];
-    loop {
-        let n = read_some(reader, &mut buf).map_err(StreamError::Source)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        put(&mut slot, &buf[..n])?;
+) -> Result<Compressed, StreamError> {
+    if threads == 0 {
+        return compress_serial(out, head, reader, level);
     }
-    enc = slot.ok_or_else(|| StreamError::Output(io::Error::other("encoder gone")))?;
-    let last = enc.finish().map_err(StreamError::Output)?;
-    if !frames.is_empty() {
-        frames.push(Frame {
-            length: last.length,
-            stored_sha256: ObjectId::from_hasher(last.hasher),
-        });
-    }
-    Ok((last.inner, size, frames))
+    compress_parallel(
+        out,
+        head,
+        reader,
+        level,
+        (threads as usize).min(MAX_WORKERS),
+    )
 }
 
-fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match reader.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
+/// Collects frames and the size as they are written.
+#[derive(Default)]
+struct FrameLog {
+    size: u64,
+    frames: Vec<Frame>,
+}
+
+impl FrameLog {
+    /// The result; a single frame has no table.
+    fn finish(mut self, content: ObjectId, stored: ObjectId) -> Compressed {
+        if self.frames.len() == 1 {
+            self.frames.clear();
+        }
+        Compressed {
+            size: self.size,
+            content,
+            stored,
+            frames: self.frames,
         }
     }
+}
+
+fn compress_serial<W: Write>(
+    out: &mut W,
+    head: Vec<u8>,
+    reader: &mut dyn Read,
+    level: i32,
+) -> Result<Compressed, StreamError> {
+    let mut zc = frame_compressor(level).map_err(StreamError::Output)?;
+    let mut content = Sha256::new();
+    let mut stored = Sha256::new();
+    let mut log = FrameLog::default();
+    let mut first = Some(head);
+    loop {
+        let data = next_frame(&mut first, reader).map_err(StreamError::Source)?;
+        if data.is_empty() && log.size > 0 {
+            break;
+        }
+        content.update(&data);
+        let (bytes, sha) = compress_frame(&mut zc, &data).map_err(StreamError::Output)?;
+        out.write_all(&bytes).map_err(StreamError::Output)?;
+        stored.update(&bytes);
+        log.size += data.len() as u64;
+        log.frames.push(Frame {
+            length: bytes.len() as u64,
+            stored_sha256: sha,
+        });
+        if (data.len() as u64) < FRAME_SIZE {
+            break;
+        }
+    }
+    Ok(log.finish(
+        ObjectId::from_hasher(content),
+        ObjectId::from_hasher(stored),
+    ))
+}
+
+/// A thread that hashes the buffers it is sent, in order.
+fn spawn_hasher<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+) -> (
+    SyncSender<Arc<Vec<u8>>>,
+    std::thread::ScopedJoinHandle<'s, Sha256>,
+) {
+    let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(2);
+    let handle = scope.spawn(move || {
+        let mut h = Sha256::new();
+        for buf in rx {
+            h.update(&buf[..]);
+        }
+        h
+    });
+    (tx, handle)
+}
+
+fn compress_parallel<W: Write>(
+    out: &mut W,
+    head: Vec<u8>,
+    reader: &mut dyn Read,
+    level: i32,
+    workers: usize,
+) -> Result<Compressed, StreamError> {
+    let gone = || StreamError::Output(io::Error::other("a compression thread stopped"));
+    type Job = (Arc<Vec<u8>>, SyncSender<FrameResult>);
+    let (job_tx, job_rx) = sync_channel::<Job>(workers);
+    let job_rx = Mutex::new(job_rx);
+    std::thread::scope(|scope| {
+        let (content_tx, content_thread) = spawn_hasher(scope);
+        let (stored_tx, stored_thread) = spawn_hasher(scope);
+        let mut started = Vec::new();
+        for _ in 0..workers {
+            let mut zc = frame_compressor(level).map_err(StreamError::Output)?;
+            let job_rx = &job_rx;
+            started.push(scope.spawn(move || {
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((data, reply)) = job else { return };
+                    // The receiver is gone only when the pipeline stopped early.
+                    let _ = reply.send(compress_frame(&mut zc, &data));
+                }
+            }));
+        }
+        // Frames being compressed, oldest first: written in this order.
+        let mut pending: VecDeque<Receiver<FrameResult>> = VecDeque::new();
+        let mut log = FrameLog::default();
+        let mut write_oldest = |pending: &mut VecDeque<Receiver<FrameResult>>,
+                                log: &mut FrameLog|
+         -> Result<(), StreamError> {
+            let Some(rx) = pending.pop_front() else {
+                return Ok(());
+            };
+            let (bytes, sha) = rx
+                .recv()
+                .map_err(|_| gone())?
+                .map_err(StreamError::Output)?;
+            out.write_all(&bytes).map_err(StreamError::Output)?;
+            log.frames.push(Frame {
+                length: bytes.len() as u64,
+                stored_sha256: sha,
+            });
+            stored_tx.send(Arc::new(bytes)).map_err(|_| gone())
+        };
+        let mut first = Some(head);
+        let run = (|| {
+            loop {
+                let data = next_frame(&mut first, reader).map_err(StreamError::Source)?;
+                if data.is_empty() && log.size > 0 {
+                    break;
+                }
+                let last = (data.len() as u64) < FRAME_SIZE;
+                log.size += data.len() as u64;
+                let data = Arc::new(data);
+                content_tx.send(Arc::clone(&data)).map_err(|_| gone())?;
+                let (reply, result) = sync_channel(1);
+                job_tx.send((data, reply)).map_err(|_| gone())?;
+                pending.push_back(result);
+                // One frame per worker plus one being read: bounded memory.
+                while pending.len() > workers {
+                    write_oldest(&mut pending, &mut log)?;
+                }
+                if last {
+                    break;
+                }
+            }
+            while !pending.is_empty() {
+                write_oldest(&mut pending, &mut log)?;
+            }
+            Ok(())
+        })();
+        // Stop the threads: closing the channels ends their loops.
+        drop(pending);
+        drop(job_tx);
+        drop(content_tx);
+        drop(stored_tx);
+        let mut panicked = false;
+        for t in started {
+            panicked |= t.join().is_err();
+        }
+        let content = content_thread.join();
+        let stored = stored_thread.join();
+        run?;
+        match (content, stored) {
+            (Ok(c), Ok(s)) if !panicked => {
+                Ok(log.finish(ObjectId::from_hasher(c), ObjectId::from_hasher(s)))
+            }
+            _ => Err(gone()),
+        }
+    })
 }
 
 /// Renames without replacing: `name`, then `name-1`, `name-2`, ... before the

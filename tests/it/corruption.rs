@@ -33,7 +33,7 @@ fn build_tree(root: &Path) {
     fs::write(m.join("ca.crt"), "-----BEGIN CERTIFICATE-----\nMIIC\n").unwrap();
     fs::write(m.join("ca-copy.crt"), "-----BEGIN CERTIFICATE-----\nMIIC\n").unwrap();
     std::os::unix::fs::symlink("ca.crt", m.join("ca-link.crt")).unwrap();
-    // Larger than the in-memory limit, so the spooled writer path is covered too.
+    // Larger than the in-memory limit, so the large-object writer path is covered too.
     let mut rng = Rng(7);
     let big: Vec<u8> = (0..1_300_000)
         .map(|i| if i % 3 == 0 { rng.next() as u8 } else { b'a' })

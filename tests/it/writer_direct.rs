@@ -1,6 +1,6 @@
-//! Large objects in plain archives are compressed straight into the archive as a
-//! tentative member (placeholder header, patched on commit, cut off when not
-//! committed). These tests drive the writer through its library API and check the
+//! Large objects are compressed straight into the archive as a tentative member
+//! (placeholder header, patched on commit; when not committed, cut off in a plain
+//! archive and turned into a discarded member in an encrypted one). These tests drive the writer through its library API and check the
 //! result with the strict verifier and with GNU tar.
 
 use ocpvault::archive::{ArchiveReader, ArchiveWriter, HostFacts, ObjectId, Sink, WriterOptions};
@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 fn options() -> WriterOptions {
     WriterOptions {
         level: 1,
-        threads: 0,
+        // The parallel frame pipeline (serial compression: archive/tests/frames.rs).
+        threads: 2,
         created: (1_700_000_000, 0),
     }
 }
@@ -24,20 +25,55 @@ fn plain(dir: &Path) -> ArchiveWriter {
     .unwrap()
 }
 
-/// A layer that cannot patch (as age encryption cannot): large objects are spooled.
-struct Opaque(BufWriter<File>);
-impl Write for Opaque {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
+/// An encrypted writer to a new x25519 key; returns the identity too.
+fn encrypted(dir: &Path) -> (ArchiveWriter, age::x25519::Identity) {
+    let id = age::x25519::Identity::generate();
+    let key = ocpvault::crypto::EncryptKey::Recipients(vec![Box::new(id.to_public())]);
+    let w = ArchiveWriter::create(&dir.join("a.ocpvault.age"), options(), |f| {
+        ocpvault::crypto::encrypting_sink(f, &key)
+    })
+    .unwrap();
+    (w, id)
 }
-impl Sink for Opaque {
-    fn finish(self: Box<Self>) -> std::io::Result<File> {
-        self.0.into_inner().map_err(|e| e.into_error())
+
+fn open_encrypted(path: &Path, id: &age::x25519::Identity) -> ArchiveReader {
+    let keys = ocpvault::crypto::DecryptKeys {
+        identities: vec![Box::new(id.clone())],
+        passphrase: None,
+    };
+    let inner = ocpvault::crypto::open_encrypted(path, &keys).unwrap();
+    ArchiveReader::from_source(path, inner).unwrap()
+}
+
+/// The plaintext of an encrypted archive, by the age CLI where it is installed
+/// (interop), else by the age crate.
+fn decrypt(path: &Path, id: &age::x25519::Identity) -> Vec<u8> {
+    use age::secrecy::ExposeSecret;
+    if crate::common::have_tool("age", "age") {
+        let key = path.with_extension("key");
+        std::fs::write(&key, id.to_string().expose_secret()).unwrap();
+        let out = std::process::Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&key)
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "age -d: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(&key).unwrap();
+        return out.stdout;
     }
+    let dec = age::Decryptor::new(File::open(path).unwrap()).unwrap();
+    let mut r = dec
+        .decrypt(std::iter::once(id as &dyn age::Identity))
+        .unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut plain).unwrap();
+    plain
 }
 
 fn finish(w: ArchiveWriter) -> PathBuf {
@@ -156,30 +192,187 @@ fn a_large_duplicate_is_stored_once() {
 }
 
 #[test]
-fn a_layer_that_cannot_patch_gets_the_same_archive_through_a_spool() {
+fn an_encrypted_archive_holds_the_same_bytes_as_the_plain_one() {
     let dir = tempfile::tempdir().unwrap();
-    let big = data(5, 3 << 20);
+    // Several MiB, so the chunk with the placeholder header is held back while later
+    // chunks are encrypted, then patched.
+    let big = data(5, 6 << 20);
     let mut paths = Vec::new();
-    for opaque in [false, true] {
-        let sub = dir.path().join(if opaque { "opaque" } else { "plain" });
+    let mut id = None;
+    for encrypt in [false, true] {
+        let sub = dir.path().join(if encrypt { "age" } else { "plain" });
         std::fs::create_dir(&sub).unwrap();
-        let mut w = if opaque {
-            ArchiveWriter::create(&sub.join("a.ocpvault"), options(), |f| {
-                Ok(Box::new(Opaque(f)) as Box<dyn Sink>)
-            })
-            .unwrap()
+        let mut w = if encrypt {
+            let (w, i) = encrypted(&sub);
+            id = Some(i);
+            w
         } else {
             plain(&sub)
         };
         let p = w.prepare_object(&mut &big[..]).unwrap();
         add_prepared_file(&mut w, "files", "/db", p, (0, 0)).unwrap();
-        let path = finish(w);
-        check(&path, 1);
-        paths.push(path);
+        let p = w.prepare_object(&mut &b"small\n"[..]).unwrap();
+        add_prepared_file(&mut w, "files", "/etc/small", p, (0, 0)).unwrap();
+        paths.push(finish(w));
     }
+    let id = id.unwrap();
+    check(&paths[0], 2);
+    let mut r = open_encrypted(&paths[1], &id);
+    let report = ocpvault::verify::verify_archive(&mut r, &|_| {});
+    assert!(report.is_sound(), "{:?}", report.findings);
+    let inside = decrypt(&paths[1], &id);
     assert!(
-        std::fs::read(&paths[0]).unwrap() == std::fs::read(&paths[1]).unwrap(),
-        "direct and spooled writes must give byte-identical archives"
+        inside == std::fs::read(&paths[0]).unwrap(),
+        "the decrypted archive differs from the plain one"
+    );
+}
+
+#[test]
+fn uncommitted_large_objects_of_an_encrypted_archive_become_discarded_members() {
+    struct Broken(usize);
+    impl std::io::Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::from_raw_os_error(5)); // EIO
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].fill(0x5a);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, id) = encrypted(dir.path());
+    let big = data(9, 5 << 20);
+    // A duplicate of a large object.
+    for path in ["/a", "/b"] {
+        let p = w.prepare_object(&mut &big[..]).unwrap();
+        add_prepared_file(&mut w, "files", path, p, (0, 0)).unwrap();
+    }
+    // Prepared but dropped, as when a file changes while it is read.
+    drop(w.prepare_object(&mut &data(10, 3 << 20)[..]).unwrap());
+    // A source failing half-way.
+    assert!(w.prepare_object(&mut Broken(6 << 20)).is_err());
+    let p = w.prepare_object(&mut &b"kept\n"[..]).unwrap();
+    add_prepared_file(&mut w, "files", "/etc/kept", p, (0, 0)).unwrap();
+    // And one dropped right before finish.
+    drop(w.prepare_object(&mut &data(11, 2 << 20)[..]).unwrap());
+    let path = finish(w);
+
+    let mut r = open_encrypted(&path, &id);
+    let report = ocpvault::verify::verify_archive(&mut r, &|_| {});
+    assert!(report.is_sound(), "{:?}", report.findings);
+    assert_eq!(r.index().objects.len(), 2);
+    let mut back = Vec::new();
+    std::io::copy(
+        &mut r.open_object(&ObjectId::of_bytes(&big)).unwrap(),
+        &mut back,
+    )
+    .unwrap();
+    assert!(back == big, "large object reads back changed");
+    let scan = r.scan_members().unwrap();
+    let discarded: Vec<String> = scan
+        .members
+        .iter()
+        .filter(|m| m.name.starts_with(b"discarded/"))
+        .map(|m| {
+            let name = String::from_utf8_lossy(&m.name).into_owned();
+            assert_eq!(name, format!("discarded/{:016x}", m.offset));
+            name
+        })
+        .collect();
+    assert_eq!(discarded.len(), 4, "{discarded:?}");
+
+    // The CLI's verify agrees.
+    {
+        use age::secrecy::ExposeSecret;
+        let key = dir.path().join("key.txt");
+        std::fs::write(&key, id.to_string().expose_secret()).unwrap();
+        let out = crate::common::ocpvault(&[
+            "verify",
+            "--identity",
+            key.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        crate::common::stdout_ok(&out);
+    }
+    // GNU tar lists the decrypted stream, discarded members and all.
+    let inside = decrypt(&path, &id);
+    let plain_copy = dir.path().join("inside.ocpvault");
+    std::fs::write(&plain_copy, &inside).unwrap();
+    if crate::common::have_tool("tar", "tar") {
+        let out = std::process::Command::new("tar")
+            .arg("-tf")
+            .arg(&plain_copy)
+            .output()
+            .unwrap();
+        let listing = crate::common::stdout_ok(&out);
+        assert_eq!(
+            listing
+                .lines()
+                .filter(|l| l.starts_with("discarded/"))
+                .count(),
+            4,
+            "{listing}"
+        );
+    }
+    // Discarded members belong to encrypted archives only: the same stream as a
+    // plain archive fails verify.
+    let mut r = ArchiveReader::open(&plain_copy).unwrap();
+    let report = ocpvault::verify::verify_archive(&mut r, &|_| {});
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.message.contains("not encrypted")),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[test]
+fn verify_refuses_a_discarded_member_not_named_for_its_offset() {
+    if !crate::common::have_tool("age", "age") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut w, id) = encrypted(dir.path());
+    drop(w.prepare_object(&mut &data(12, 2 << 20)[..]).unwrap());
+    let p = w.prepare_object(&mut &b"kept\n"[..]).unwrap();
+    add_prepared_file(&mut w, "files", "/etc/kept", p, (0, 0)).unwrap();
+    let path = finish(w);
+    let mut inside = decrypt(&path, &id);
+    // Rename the discarded member (same length, valid checksum) and encrypt again.
+    let at = (0..inside.len())
+        .step_by(512)
+        .find(|&i| inside[i..].starts_with(b"discarded/"))
+        .expect("a discarded member");
+    let mut header = tar::Header::new_old();
+    header.as_mut_bytes().copy_from_slice(&inside[at..at + 512]);
+    header.as_mut_bytes()[10 + 15] ^= 1; // the last hex digit of the offset
+    header.set_cksum();
+    inside[at..at + 512].copy_from_slice(header.as_bytes());
+    let plain = dir.path().join("renamed.ocpvault");
+    std::fs::write(&plain, &inside).unwrap();
+    let again = dir.path().join("renamed.ocpvault.age");
+    let out = std::process::Command::new("age")
+        .arg("-r")
+        .arg(id.to_public().to_string())
+        .arg("-o")
+        .arg(&again)
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut r = open_encrypted(&again, &id);
+    let report = ocpvault::verify::verify_archive(&mut r, &|_| {});
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.message.contains("not named for its data offset")),
+        "{:?}",
+        report.findings
     );
 }
 
@@ -204,11 +397,14 @@ impl Sink for Full {
     fn finish(self: Box<Self>) -> std::io::Result<File> {
         Box::new(self.inner).finish()
     }
-    fn can_patch(&self) -> bool {
-        true
+    fn hold(&mut self, at: u64, len: u64) -> std::io::Result<()> {
+        self.inner.hold(at, len)
     }
     fn patch(&mut self, at: u64, bytes: &[u8]) -> std::io::Result<()> {
         self.inner.patch(at, bytes)
+    }
+    fn can_truncate(&self) -> bool {
+        true
     }
     fn truncate_to(&mut self, at: u64) -> std::io::Result<()> {
         self.inner.truncate_to(at)
