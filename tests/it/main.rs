@@ -25,6 +25,7 @@ mod owners;
 mod packages;
 mod progress;
 mod projects;
+mod restore_parallel;
 mod restore_plan;
 mod rpm_package;
 mod rpmvercmp;

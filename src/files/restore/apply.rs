@@ -1,20 +1,26 @@
 //! Executing a restore plan. Every node is named relative to a pinned directory
 //! (`dirs`), contents are hash-checked in a temporary file before it is renamed into
 //! place, and metadata is set on descriptors.
+//!
+//! File contents go through the `pipeline` (writer threads): a file step starts
+//! there and is finished (metadata, rename, identity check) by [`Applier::collect`]
+//! once its writer reports it written, read back, checked and fsynced. Everything
+//! that names a path stays on this thread.
 
 use super::dirs::{Dirs, proc_fd_path, split};
 use super::meta::{self, MetaFailure, MetaOptions, Node, is_privilege_failure};
 use super::paths::{TEMP_PREFIX, is_temp_name};
+use super::pipeline::{Pipeline, Written};
 use super::plan::{Step, StepKind, metadata_changes, open_file, open_node, want_type};
 use super::{RestoreOptions, RestoreReport};
 use crate::accounts::Accounts;
-use crate::archive::{ArchiveReader, Entry, EntryType, ObjectId};
+use crate::archive::{ArchiveReader, Entry, EntryType};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::rc::Rc;
@@ -32,10 +38,30 @@ pub struct Applier<'a> {
     dirty: BTreeSet<Vec<u8>>,
     temp_base: u64,
     temp_seq: u64,
+    pipe: Pipeline,
+    /// Files handed to the writers, by their pipeline sequence number.
+    pending: HashMap<u64, PendingFile>,
 }
 
 /// What a step did, for the report; errors carry their message.
 pub type StepResult = Result<Option<String>, String>;
+
+/// A step done now, or a file still with the writers (see [`Applier::collect`]).
+pub enum Applied {
+    Done(StepResult),
+    Pending,
+}
+
+/// A file whose content is with the writers: what finishing it needs.
+struct PendingFile {
+    step: usize,
+    same_content: bool,
+    entry: Entry,
+    dir: Rc<OwnedFd>,
+    parent: Vec<u8>,
+    name: OsString,
+    tmp: OsString,
+}
 
 impl<'a> Applier<'a> {
     pub fn new(
@@ -44,11 +70,11 @@ impl<'a> Applier<'a> {
         accounts: &'a Accounts,
         meta: MetaOptions,
         link_targets: HashSet<usize>,
-    ) -> Self {
+    ) -> io::Result<Self> {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
-        Self {
+        Ok(Self {
             dirs,
             opts,
             accounts,
@@ -58,7 +84,9 @@ impl<'a> Applier<'a> {
             dirty: BTreeSet::new(),
             temp_base: h.finish(),
             temp_seq: 0,
-        }
+            pipe: Pipeline::start()?,
+            pending: HashMap::new(),
+        })
     }
 
     fn temp_name(&mut self) -> OsString {
@@ -72,17 +100,32 @@ impl<'a> Applier<'a> {
     }
 
     /// Executes one step (not directory metadata, which [`Self::finish_dir`] sets).
-    /// Metadata failures go to `report`; the result is the detail or the error.
+    /// Metadata failures go to `report`; the result is the detail or the error. A
+    /// file is `Pending` until [`Self::collect`] returns its result.
     pub fn apply(
         &mut self,
         reader: &mut ArchiveReader,
         step: &Step,
         report: &mut RestoreReport,
-    ) -> StepResult {
-        let e = reader.manifest().entries[step.index].clone();
+    ) -> Applied {
         if matches!(step.kind, StepKind::Unchanged | StepKind::Refuse) {
-            return Ok(None);
+            return Applied::Done(Ok(None));
         }
+        match self.apply_now(reader, step, report) {
+            Ok(Some(detail)) => Applied::Done(Ok(detail)),
+            Ok(None) => Applied::Pending,
+            Err(msg) => Applied::Done(Err(msg)),
+        }
+    }
+
+    /// [`Self::apply`] with `Ok(None)` for a file handed to the writers.
+    fn apply_now(
+        &mut self,
+        reader: &mut ArchiveReader,
+        step: &Step,
+        report: &mut RestoreReport,
+    ) -> Result<Option<Option<String>>, String> {
+        let e = reader.manifest().entries[step.index].clone();
         let (parent, name) = split(e.path.as_bytes());
         let name = OsStr::from_bytes(name);
         let pfd = self
@@ -93,7 +136,7 @@ impl<'a> Applier<'a> {
         for d in std::mem::take(&mut self.dirs.created) {
             self.dirty.insert(split(&d).0.to_vec());
         }
-        match (e.kind, &step.kind) {
+        let done = match (e.kind, &step.kind) {
             (EntryType::Dir, StepKind::Update) => Ok(None),
             (_, StepKind::Update) => {
                 let failures = self.fix_metadata(&pfd, name, &e)?;
@@ -101,18 +144,61 @@ impl<'a> Applier<'a> {
                 Ok(None)
             }
             (EntryType::Dir, _) => self.make_dir(&pfd, parent, name),
-            (EntryType::File, _) => self.write_file(reader, &pfd, parent, name, &e, step, report),
+            (EntryType::File, _) => {
+                let (parent, name) = (parent.to_vec(), name.to_os_string());
+                return self
+                    .start_file(reader, pfd, parent, name, e, step)
+                    .map(|()| None);
+            }
             (EntryType::Hardlink, _) => match step.copy_of {
                 Some(f) => {
                     let content = reader.manifest().entries[f].clone();
                     let mut copy = e.clone();
                     copy.object = content.object;
-                    self.write_file(reader, &pfd, parent, name, &copy, step, report)
+                    let (parent, name) = (parent.to_vec(), name.to_os_string());
+                    return self
+                        .start_file(reader, pfd, parent, name, copy, step)
+                        .map(|()| None);
                 }
                 None => self.link(&pfd, parent, name, &e, reader),
             },
             _ => self.make_node(&pfd, parent, name, &e, report),
+        };
+        done.map(Some)
+    }
+
+    /// True when a file still with the writers could change what a step at `path`
+    /// finds: its path is a prefix of `path` (an ancestor, or a name its
+    /// `.ocpvault-old` copy could take). The caller then waits for every file.
+    pub fn must_wait(&self, path: &[u8]) -> bool {
+        self.pending
+            .values()
+            .any(|p| path.starts_with(p.entry.path.as_bytes()))
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Finishes the files the writers are done with (all of them when `wait`) and
+    /// returns (manifest index, result) for each.
+    pub fn collect(&mut self, wait: bool, report: &mut RestoreReport) -> Vec<(usize, StepResult)> {
+        let mut out = Vec::new();
+        for w in self.pipe.finished() {
+            out.extend(self.finish_file(w, report));
         }
+        while wait && !self.pending.is_empty() {
+            match self.pipe.wait() {
+                Some(w) => out.extend(self.finish_file(w, report)),
+                None => {
+                    for (_, p) in std::mem::take(&mut self.pending) {
+                        let _ = rustix::fs::unlinkat(p.dir.as_fd(), &p.tmp, AtFlags::empty());
+                        out.push((p.step, Err("the writer threads stopped".into())));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn fix_metadata(
@@ -162,19 +248,17 @@ impl<'a> Applier<'a> {
         Ok(detail)
     }
 
-    /// Writes a file's content to a temporary file, checks its SHA-256, sets its
-    /// metadata, keeps what was there, and renames it into place; then reads it back.
-    #[allow(clippy::too_many_arguments)]
-    fn write_file(
+    /// Creates the temporary file for a file entry in its pinned directory and
+    /// hands its content to the writers; [`Self::finish_file`] completes it.
+    fn start_file(
         &mut self,
         reader: &mut ArchiveReader,
-        dir: &Rc<OwnedFd>,
-        parent: &[u8],
-        name: &OsStr,
-        e: &Entry,
+        dir: Rc<OwnedFd>,
+        parent: Vec<u8>,
+        name: OsString,
+        e: Entry,
         step: &Step,
-        report: &mut RestoreReport,
-    ) -> StepResult {
+    ) -> Result<(), String> {
         let id = e.object.ok_or("file entry has no object")?;
         let tmp = self.temp_name();
         let fd = rustix::fs::openat(
@@ -184,21 +268,60 @@ impl<'a> Applier<'a> {
             Mode::from_raw_mode(0o600),
         )
         .map_err(|x| format!("cannot create a temporary file: {x}"))?;
-        let mut file = File::from(fd);
-        let written = copy_object(reader, &id, e.size, &mut file)
-            .and_then(|()| file.sync_all().map_err(|x| x.to_string()));
-        if let Err(msg) = written {
-            let _ = rustix::fs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
-            return Err(msg);
+        match self.pipe.send_file(reader, id, e.size, File::from(fd)) {
+            Ok(seq) => {
+                let p = PendingFile {
+                    step: step.index,
+                    same_content: step.same_content,
+                    entry: e,
+                    dir,
+                    parent,
+                    name,
+                    tmp,
+                };
+                self.pending.insert(seq, p);
+                Ok(())
+            }
+            Err((_file, msg)) => {
+                let _ = rustix::fs::unlinkat(dir.as_fd(), &tmp, AtFlags::empty());
+                Err(msg)
+            }
         }
+    }
+
+    /// A file the writers are done with: on success its metadata is set, what was
+    /// there is kept, it is renamed into place and the name is checked to be the
+    /// inode written; on failure the temporary is removed and nothing else changes.
+    fn finish_file(
+        &mut self,
+        w: Written,
+        report: &mut RestoreReport,
+    ) -> Option<(usize, StepResult)> {
+        let p = self.pending.remove(&w.seq)?;
+        if let Err(msg) = w.result {
+            let _ = rustix::fs::unlinkat(p.dir.as_fd(), &p.tmp, AtFlags::empty());
+            return Some((p.step, Err(msg)));
+        }
+        let result = self.place_file(&p, w.file, report);
+        Some((p.step, result))
+    }
+
+    fn place_file(
+        &mut self,
+        p: &PendingFile,
+        file: File,
+        report: &mut RestoreReport,
+    ) -> StepResult {
+        let e = &p.entry;
         let failures = self.set_all_metadata(&Node::Open(&file), e);
         self.record(e, failures, report);
-        let detail = self.place(dir, &tmp, name, !step.same_content)?;
-        self.dirty.insert(parent.to_vec());
+        let detail = self.place(&p.dir, &p.tmp, &p.name, !p.same_content)?;
+        self.dirty.insert(p.parent.clone());
         report.files_written += 1;
         report.bytes_written += e.size;
-        // Read back through the name: it must be the inode just written.
-        let back = open_file(dir, name).map_err(|x| format!("read back: {x}"))?;
+        // The writer read every byte back through this descriptor and hashed it;
+        // the name must now be that very inode, of the recorded size.
+        let back = open_file(&p.dir, &p.name).map_err(|x| format!("read back: {x}"))?;
         let (a, b) = (
             rustix::fs::fstat(&back).map_err(|x| x.to_string())?,
             rustix::fs::fstat(&file).map_err(|x| x.to_string())?,
@@ -206,13 +329,14 @@ impl<'a> Applier<'a> {
         if a.st_ino != b.st_ino || a.st_dev != b.st_dev {
             return Err("changed during the restore (read back found another file)".into());
         }
-        match ObjectId::of_reader(&mut File::from(back)) {
-            Ok(h) if h == id => {}
-            Ok(h) => return Err(format!("read back {h}, expected {id}")),
-            Err(x) => return Err(format!("read back: {x}")),
+        if a.st_size as u64 != e.size {
+            return Err(format!(
+                "read back {} bytes, the entry says {}",
+                a.st_size, e.size
+            ));
         }
-        if self.link_targets.contains(&step.index) {
-            self.written.insert(step.index, file);
+        if self.link_targets.contains(&p.step) {
+            self.written.insert(p.step, file);
         }
         Ok(detail)
     }
@@ -483,31 +607,4 @@ impl<'a> Applier<'a> {
             }
         }
     }
-}
-
-/// Streams an object into `out`, never more than `size` bytes; the object reader
-/// checks the SHA-256 and size at the end.
-fn copy_object(
-    reader: &mut ArchiveReader,
-    id: &ObjectId,
-    size: u64,
-    out: &mut File,
-) -> Result<(), String> {
-    let obj = reader.open_object(id).map_err(|x| x.to_string())?;
-    let mut limited = obj.take(size + 1);
-    let n = io::copy(&mut limited, out).map_err(|x| x.to_string())?;
-    if n != size {
-        return Err(format!(
-            "object {id} holds {n} bytes, the entry says {size}"
-        ));
-    }
-    // Drain to the end so the reader's final size and SHA-256 checks run.
-    let mut rest = [0u8; 1];
-    match limited.into_inner().read(&mut rest) {
-        Ok(0) => {}
-        Ok(_) => return Err(format!("object {id} is longer than its entry")),
-        Err(x) => return Err(x.to_string()),
-    }
-    out.rewind().map_err(|x| x.to_string())?;
-    Ok(())
 }

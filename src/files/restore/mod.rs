@@ -10,12 +10,14 @@
 //! leaves nothing behind; an existing node that differs is kept as
 //! `<name>.ocpvault-old` unless `overwrite`; a hard link is made only to a file this
 //! run wrote, and metadata is never applied to an inode that names outside the
-//! selection share; after writing, each file is read back and checked again.
+//! selection share; each file is read back through its descriptor and hashed again
+//! as it is written, and after the rename its name must be that inode (`pipeline`).
 
 mod apply;
 pub mod dirs;
 pub mod meta;
 pub mod paths;
+mod pipeline;
 pub mod plan;
 
 use crate::accounts::Accounts;
@@ -181,7 +183,8 @@ pub fn restore_with_progress(
     match dirs {
         Some(dirs) if !opts.dry_run => {
             let targets = link_targets(reader, &steps);
-            let mut applier = apply::Applier::new(dirs, opts, &accounts, meta_opts, targets);
+            let mut applier =
+                apply::Applier::new(dirs, opts, &accounts, meta_opts, targets).map_err(io_err)?;
             execute(reader, &steps, &mut applier, &mut report, progress, &target);
         }
         _ => {
@@ -198,6 +201,11 @@ pub fn restore_with_progress(
 /// Runs the plan: entries in path order (hard links after their files), then the
 /// sweep of stale temporaries, then directory metadata deepest first (writing
 /// children changes a directory's time), then the fsync of every changed directory.
+///
+/// File contents are written by the pipeline's threads while later steps go on; a
+/// step waits for them when an unfinished file's path is a prefix of its own, hard
+/// links wait for every file (they link to inodes this run wrote), and everything
+/// after the entries runs once all files are finished.
 fn execute(
     reader: &mut ArchiveReader,
     steps: &[Step],
@@ -206,20 +214,36 @@ fn execute(
     progress: &dyn crate::progress::Progress,
     target: &Path,
 ) {
-    let is_link = |s: &&Step| {
+    let is_link = |s: &Step| {
         reader.manifest().entries[s.index].kind == EntryType::Hardlink && s.copy_of.is_none()
     };
-    let order: Vec<&Step> = steps
+    let order: Vec<(&Step, bool)> = steps
         .iter()
         .filter(|s| !is_link(s))
-        .chain(steps.iter().filter(is_link))
+        .map(|s| (s, false))
+        .chain(steps.iter().filter(|s| is_link(s)).map(|s| (s, true)))
         .collect();
+    let by_index: std::collections::HashMap<usize, &Step> =
+        steps.iter().map(|s| (s.index, s)).collect();
     let mut done = Vec::with_capacity(steps.len());
-    for s in order {
-        let result = applier.apply(reader, s, report);
-        done.push((s.index, action_after(reader, s, target, result)));
-        progress.item(reader.manifest().entries[s.index].size);
+    let mut finish = |reader: &ArchiveReader, results: Vec<(usize, apply::StepResult)>| {
+        for (i, result) in results {
+            let s = by_index[&i];
+            done.push((i, action_after(reader, s, target, result)));
+            progress.item(reader.manifest().entries[i].size);
+        }
+    };
+    for (s, link) in order {
+        let path = reader.manifest().entries[s.index].path.as_bytes();
+        if applier.has_pending() && (link || applier.must_wait(path)) {
+            finish(reader, applier.collect(true, report));
+        }
+        if let apply::Applied::Done(result) = applier.apply(reader, s, report) {
+            finish(reader, vec![(s.index, result)]);
+        }
+        finish(reader, applier.collect(false, report));
     }
+    finish(reader, applier.collect(true, report));
     done.sort_by_key(|(i, _)| *i);
     report.actions = done.into_iter().map(|(_, a)| a).collect();
     applier.sweep(reader, report);
