@@ -101,7 +101,8 @@ pub fn collect_files(
         report: SourceReport::new("files"),
         seen: BTreeSet::new(),
         links: HashMap::new(),
-        entries: Vec::new(),
+        held: Vec::new(),
+        secrets: Vec::new(),
         next_group: 1,
         progress,
     };
@@ -120,22 +121,18 @@ pub fn collect_files(
         "paths".into(),
         serde_json::json!(paths.iter().collect::<Vec<_>>()),
     );
-    let secrets: Vec<String> = c
-        .entries
-        .iter()
-        .filter(|e| e.kind == EntryType::File && is_secret_path(e.path.as_bytes()))
-        .map(|e| e.path.to_string())
-        .collect();
+    let mut secrets = std::mem::take(&mut c.secrets);
+    secrets.sort();
     c.report
         .details
         .insert("secret_files".into(), serde_json::json!(secrets));
     let Collector {
         store,
-        entries,
+        held,
         report,
         ..
     } = c;
-    for e in entries {
+    for e in held {
         store.add_entry(e);
     }
     Ok(report)
@@ -172,9 +169,14 @@ struct Collector<'a> {
     accounts: Accounts,
     report: SourceReport,
     seen: BTreeSet<Vec<u8>>,
-    /// (dev, ino) of multiply-linked files -> index in `entries` of the first path.
+    /// (dev, ino) of multiply-linked files -> index in `held` of the first path.
     links: HashMap<(u64, u64), usize>,
-    entries: Vec<Entry>,
+    /// The first entry of each multiply-linked file, held back until the walk ends
+    /// because a later link may give it a hard-link group. Every other entry goes
+    /// to the store as soon as it is read, so memory does not grow with the tree.
+    held: Vec<Entry>,
+    /// Paths of the captured files that hold secrets (sorted at the end).
+    secrets: Vec<String>,
     next_group: u64,
     progress: &'a dyn Progress,
 }
@@ -288,20 +290,20 @@ impl Collector<'_> {
         if ft.is_file() {
             if meta.nlink() > 1 {
                 if let Some(&first) = self.links.get(&(meta.dev(), meta.ino())) {
-                    let group = match self.entries[first].hardlink_group {
+                    let group = match self.held[first].hardlink_group {
                         Some(g) => g,
                         None => {
                             let g = self.next_group;
                             self.next_group += 1;
-                            self.entries[first].hardlink_group = Some(g);
+                            self.held[first].hardlink_group = Some(g);
                             g
                         }
                     };
                     entry.kind = EntryType::Hardlink;
-                    entry.link = Some(self.entries[first].path.clone());
-                    entry.size = self.entries[first].size;
+                    entry.link = Some(self.held[first].path.clone());
+                    entry.size = self.held[first].size;
                     entry.hardlink_group = Some(group);
-                    self.push(entry);
+                    self.push(entry, false);
                     return Ok(());
                 }
             }
@@ -314,8 +316,9 @@ impl Collector<'_> {
                 None => return Ok(()),
             }
             if meta.nlink() > 1 {
-                self.links
-                    .insert((meta.dev(), meta.ino()), self.entries.len());
+                self.links.insert((meta.dev(), meta.ino()), self.held.len());
+                self.push(entry, true);
+                return Ok(());
             }
         } else if ft.is_dir() {
             entry.kind = EntryType::Dir;
@@ -345,14 +348,23 @@ impl Collector<'_> {
             self.skip(apath, "unsupported file type");
             return Ok(());
         }
-        self.push(entry);
+        self.push(entry, false);
         Ok(())
     }
 
-    fn push(&mut self, entry: Entry) {
+    /// Records a captured entry: held back (`hold`, see [`Collector::held`]) or
+    /// handed to the store.
+    fn push(&mut self, entry: Entry, hold: bool) {
         self.report.captured += 1;
         self.progress.item(entry.size);
-        self.entries.push(entry);
+        if entry.kind == EntryType::File && is_secret_path(entry.path.as_bytes()) {
+            self.secrets.push(entry.path.to_string());
+        }
+        if hold {
+            self.held.push(entry);
+        } else {
+            self.store.add_entry(entry);
+        }
     }
 
     fn base_entry(&self, apath: &[u8], host: &Path, meta: &Metadata) -> Entry {
