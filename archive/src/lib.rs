@@ -100,8 +100,11 @@ pub const FORMAT_VERSION: u32 = 2;
 
 /// Objects up to this size are stored in packs (formats/archive-v2.md §2).
 pub const PACK_OBJECT_MAX: u64 = 256 * 1024;
-/// Most decompressed bytes one pack holds (formats/archive-v2.md §3).
+/// Most decompressed bytes one pack may hold (formats/archive-v2.md §3).
 pub const PACK_MAX: u64 = 1024 * 1024;
+/// Where this writer closes a pack: half the limit, so that reading one small file
+/// reads and decompresses less (formats/archive-v2.md §3).
+pub const PACK_TARGET: u64 = 512 * 1024;
 /// Most entries or object rows in one chunk (formats/archive-v2.md §4, §5).
 pub const CHUNK_ITEMS: usize = 1024;
 /// Most decompressed bytes of one chunk (formats/archive-v2.md §6).

@@ -13,8 +13,8 @@ use super::container::{
 };
 use super::{
     ArchiveError, ByteString, CHUNK_ITEMS, Chunk, ChunkRow, Entry, FORMAT_VERSION, Frame,
-    FrameTable, HostFacts, Index, IndexObject, Manifest, ManifestLocation, ObjectId, PACK_MAX,
-    PACK_OBJECT_MAX, PackLocation, SourceReport,
+    FrameTable, HostFacts, Index, IndexObject, Manifest, ManifestLocation, ObjectId, PACK_OBJECT_MAX,
+    PACK_TARGET, PackLocation, SourceReport,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -268,7 +268,7 @@ impl ArchiveWriter {
             broken: None,
             own_file,
             run_id: None,
-            pack: Vec::with_capacity(PACK_MAX as usize),
+            pack: Vec::with_capacity(PACK_TARGET as usize),
             pack_open: false,
         };
         let magic = format!("{}{}\n", container::MAGIC_PREFIX, FORMAT_VERSION);
@@ -540,9 +540,9 @@ impl ArchiveWriter {
     }
 
     /// Appends a small object to the open pack, closing the pack first when the
-    /// object would take it over [`PACK_MAX`] (v2 §3).
+    /// object would take it over [`PACK_TARGET`] (v2 §3).
     fn add_to_pack(&mut self, id: ObjectId, bytes: Vec<u8>) -> Result<ObjectId, ArchiveError> {
-        if self.pack.len() as u64 + bytes.len() as u64 > PACK_MAX {
+        if self.pack.len() as u64 + bytes.len() as u64 > PACK_TARGET {
             self.close_pack().map_err(|e| self.io_err(e))?;
         }
         // An empty object still opens a pack (it is stored in one, at its end).
