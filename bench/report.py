@@ -48,6 +48,20 @@ rss = max(r["max_rss_kib"] for r in rows if "wall_s" in r and "ocpvault" in r["l
 checks.append(("peak RSS of any ocpvault run, MiB (target < 100)", rss / 1024, rss < 100 * 1024))
 v = by.get("verify-ocpvault", {}).get("wall_s"); z = by.get("verify-zstd-sha256sum", {}).get("wall_s")
 checks.append(("verify speed relative to zstd -d \\| sha256sum (target >= 0.8)", z / v if v and z else None, bool(v and z and z / v >= 0.8)))
+# Issue 17's targets.
+sz = lambda l: by.get(l, {}).get("bytes")
+if sz("size-ocpvault-a") and sz("size-tar-zstd-a"):
+    r = sz("size-ocpvault-a") / sz("size-tar-zstd-a")
+    checks.append(("issue 17: archive size vs tar \\| zstd -3, workload a (target <= 1.5x)", r, r <= 1.5))
+r = ratio("snapshot-ocpvault-age-a", "snapshot-tar-zstd-age-a")
+checks.append(("issue 17: snapshot speed vs tar \\| zstd -3 -T0 \\| age, workload a (target >= 1.0x)", r, r is not None and r >= 1.0))
+r = ratio("snapshot-ocpvault-age-b", "snapshot-tar-zstd-age-b")
+checks.append(("issue 17: encrypted snapshot speed vs tar \\| zstd -3 -T0 \\| age, 2 GiB db (target >= 0.95x)", r, r is not None and r >= 0.95))
+x, y = by.get("snapshot-ocpvault-age-b", {}).get("wall_s"), by.get("snapshot-ocpvault-b", {}).get("wall_s")
+if x and y:
+    checks.append(("issue 17: encrypted snapshot time over plain, 2 GiB db (target <= 1.10)", x / y, x / y <= 1.10))
+r = ratio("restore-full-ocpvault", "restore-full-tar")
+checks.append(("issue 17: full verified restore vs zstd -d \\| tar -x, workload c (target >= 0.8x)", r, r is not None and r >= 0.8))
 for w in "abc":
     r = ratio(f"snapshot-ocpvault-{w}", f"snapshot-tar-zstd-{w}")
     checks.append((f"(not a target) plain snapshot vs tar \\| zstd -3 -T0, workload {w}", r, None))
