@@ -13,8 +13,8 @@ use super::container::{
 };
 use super::{
     ArchiveError, ByteString, CHUNK_ITEMS, Chunk, ChunkRow, Entry, FORMAT_VERSION, Frame,
-    FrameTable, HostFacts, Index, IndexObject, Manifest, ManifestLocation, ObjectId, PACK_OBJECT_MAX,
-    PACK_TARGET, PackLocation, SourceReport,
+    FrameTable, HostFacts, Index, IndexObject, Manifest, ManifestLocation, ObjectId,
+    PACK_OBJECT_MAX, PACK_TARGET, PackLocation, SourceReport,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

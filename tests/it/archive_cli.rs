@@ -828,6 +828,76 @@ fn restore_without_privileges_completes_with_warnings_or_fails_with_strict() {
 }
 
 #[test]
+fn golden_v2_archive_is_still_read() {
+    // testdata/golden/v2-basic.ocpvault was written by the first version 2 writer
+    // (formats/archive-v2.md) and is kept forever: a pack of small files, a member of
+    // its own (big.log) and a framed one (the 6.8 MB db), a hard link and a symlink.
+    let golden = testdata().join("golden/v2-basic.ocpvault");
+    let g = golden.to_str().unwrap();
+    stdout_ok(&ocpvault(&["verify", g]));
+    assert_eq!(
+        stdout_ok(&ocpvault(&[
+            "cat",
+            g,
+            "/etc/origin/master/master-config.yaml"
+        ])),
+        "kind: MasterConfig\napiVersion: v1\n"
+    );
+    assert_eq!(
+        stdout_ok(&ocpvault(&["cat", g, "/etc/origin/node/client-ca.crt"])),
+        "golden-ca\n"
+    );
+    let log: String = (0..12000)
+        .map(|i| format!("line {i:06} of the golden v2 log\n"))
+        .collect();
+    assert_eq!(
+        stdout_ok(&ocpvault(&["cat", g, "/etc/origin/master/big.log"])),
+        log
+    );
+    let db: String = (0..200_000)
+        .map(|i| format!("key /kubernetes.io/golden/{i:07}\n"))
+        .collect();
+    assert_eq!(
+        stdout_ok(&ocpvault(&["cat", g, "/var/lib/etcd/member/snap/db"])),
+        db
+    );
+    let r = ocpvault::archive::ArchiveReader::open(&golden).unwrap();
+    assert_eq!(r.version(), 2);
+    assert_eq!(r.index().frames.len(), 1);
+    assert_eq!(r.index().packs.len(), 1);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout_ok(&ocpvault(&["ls", g, "--json"]))).unwrap();
+    let by_path = |p: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == p)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        by_path("/etc/sysconfig/selinux")["target"],
+        "../selinux/config"
+    );
+    assert_eq!(
+        by_path("/etc/origin/node/client-ca.crt")["type"],
+        "hardlink"
+    );
+    assert_eq!(
+        by_path("/etc/origin/master/master-config.yaml")["mode"],
+        "0600"
+    );
+    assert_eq!(
+        by_path("/etc/origin/master/master-config.yaml")["mtime"],
+        "2026-11-01T10:00:00.500000000Z"
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&stdout_ok(&ocpvault(&["info", g, "--json"]))).unwrap();
+    assert_eq!(info["host"]["hostname"], "golden-host");
+    assert_eq!(info["format_version"], 2);
+}
+
+#[test]
 fn golden_v1_archive_is_still_read() {
     // testdata/golden/v1-basic.ocpvault was written by the first version of the format
     // and is kept forever (STYLE.md): every later version must read it.
