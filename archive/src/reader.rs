@@ -384,6 +384,11 @@ impl ArchiveReader {
             // MAX_ITEMS (checked above) fits in u32.
             by_id.insert(o.id, i as u32);
         }
+        if matches!(scope, Scope::Paths(_)) {
+            // A scoped open loads some rows only: the frame tables of the others are
+            // not this read's to check (a whole open checks every one).
+            index.frames.retain(|t| by_id.contains_key(&t.id));
+        }
         let frames = frame_tables(path, &index, &by_id)?;
         // Spec §5.2 and §9: what a writer cannot produce is refused before any
         // command acts on it.

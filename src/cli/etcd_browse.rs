@@ -253,7 +253,14 @@ fn read_indexed(args: &DbArgs, wanted: &[String]) -> Result<Option<IndexedRead>,
     if args.revision.is_some() || args.salvage || is_bolt_file(&args.input.archive) {
         return Ok(None);
     }
-    let mut reader = args.input.open()?;
+    // Only the three entries this read needs (formats/archive-v2.md §6).
+    let scope = crate::archive::Scope::Paths(
+        [KEY_INDEX_PATH, SNAPSHOT_PATH, ENCRYPTION_CONFIG_PATH]
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect(),
+    );
+    let mut reader = args.input.open_scoped(&scope)?;
     let Some(index) = archived_index(&mut reader, args)? else {
         return Ok(None);
     };
