@@ -195,26 +195,21 @@ fn check_container(reader: &mut ArchiveReader, report: &mut VerifyReport) {
         );
     }
     let mut in_index = HashSet::new();
-    for (i, c) in index.entry_chunks.iter().enumerate() {
-        let name = entry_chunk_member(i as u64 + 1);
-        in_index.insert(name.clone().into_bytes());
-        if by_name.get(name.as_bytes()) != Some(&(c.offset, c.length)) {
-            report.push(
-                Level::Error,
-                name,
-                "index entry does not match a container member",
-            );
-        }
-    }
-    for (i, c) in index.object_chunks.iter().enumerate() {
-        let name = object_chunk_member(i as u64 + 1);
-        in_index.insert(name.clone().into_bytes());
-        if by_name.get(name.as_bytes()) != Some(&(c.offset, c.length)) {
-            report.push(
-                Level::Error,
-                name,
-                "index entry does not match a container member",
-            );
+    let entry_member: fn(u64) -> String = entry_chunk_member;
+    for (list, member) in [
+        (&index.entry_chunks, entry_member),
+        (&index.object_chunks, object_chunk_member),
+    ] {
+        for (i, c) in list.iter().enumerate() {
+            let name = member(i as u64 + 1);
+            in_index.insert(name.clone().into_bytes());
+            if by_name.get(name.as_bytes()) != Some(&(c.offset, c.length)) {
+                report.push(
+                    Level::Error,
+                    name,
+                    "index entry does not match a container member",
+                );
+            }
         }
     }
     // Packs are numbered from 1 in archive order (v2 §1).
